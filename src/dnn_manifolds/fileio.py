@@ -1,0 +1,137 @@
+"""Atomic file writing and netCDF helpers shared by every output of the package.
+
+Every file the package writes goes through :func:`atomic_path`: the content is written to a
+uniquely named temporary file in the *same directory* as the target (so that the final
+:func:`os.replace` is an atomic rename on one filesystem), flushed to disk, and renamed only
+when writing succeeded. A process killed mid-write leaves at most a hidden ``.<name>.*.tmp``
+file, never a file under the target's name that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NETCDF_ENGINE = "h5netcdf"
+"""The one netCDF engine used for reading and writing (h5netcdf on h5py)."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
+
+    Parameters
+    ----------
+    path : path-like
+        Final destination. Its parent directory is created if missing.
+
+    Yields
+    ------
+    Path
+        A fresh temporary file name in the same directory. The caller writes to it (the file
+        exists, empty, when the block starts). On an exception the temporary file is removed
+        and the exception propagates; ``path`` is untouched.
+
+    Raises
+    ------
+    PermissionError, OSError
+        If the directory cannot be created or written (re-raised with the path named).
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
+    except OSError as err:
+        raise type(err)(
+            err.errno, f"cannot write {str(target)!r}: {err.strerror or err}"
+        ) from err
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if tmp.exists():
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically; return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def netcdf_safe_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``attrs`` that netCDF can store.
+
+    Strings, numbers and 1-D numeric arrays pass through; booleans become 0/1 integers;
+    ``None`` becomes the empty string; dicts, lists of strings and other objects are
+    JSON-encoded strings (``json.loads`` restores them).
+    """
+    safe: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if isinstance(value, (bool, np.bool_)):
+            safe[key] = int(value)
+        elif value is None:
+            safe[key] = ""
+        elif isinstance(value, (str, int, float, np.integer, np.floating)):
+            safe[key] = value
+        elif isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iuf":
+            safe[key] = value
+        elif isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        ):
+            safe[key] = np.asarray(value)
+        else:
+            safe[key] = json.dumps(value, sort_keys=True, default=_json_default)
+    return safe
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"attribute value of type {type(obj).__name__} is not JSON-serialisable")
+
+
+def write_netcdf(
+    ds,
+    path: str | os.PathLike,
+    *,
+    encoding: Mapping[str, Mapping[str, Any]] | None = None,
+    compress: bool = True,
+) -> Path:
+    """Write an :class:`xarray.Dataset` to netCDF-4 atomically, with zlib+shuffle compression.
+
+    Attributes of the dataset and of each variable are made netCDF-safe first
+    (:func:`netcdf_safe_attrs`). ``encoding`` entries override the defaults per variable.
+    """
+    ds = ds.copy(deep=False)
+    ds.attrs = netcdf_safe_attrs(ds.attrs)
+    enc: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        var.attrs = netcdf_safe_attrs(var.attrs)
+        if compress and var.dtype.kind in "iuf" and var.ndim > 0:
+            enc[str(name)] = {"zlib": True, "complevel": 4, "shuffle": True}
+    for name, extra in (encoding or {}).items():
+        enc.setdefault(name, {}).update(extra)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine=NETCDF_ENGINE, encoding=enc, invalid_netcdf=False)
+    return Path(path)

@@ -1,0 +1,216 @@
+"""The manifold dataset: building, validation, netCDF round trips, lazy per-session reads."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from dnn_manifolds import dataset as dsm
+from dnn_manifolds.dataset import ManifoldDataError
+
+
+def _tuning(rng, shape=(3, 7, 5, 4)):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12)
+
+
+def test_make_dataset_has_named_dims_float32_and_default_titles(rng):
+    ds = dsm.make_dataset(_tuning(rng))
+    assert ds[dsm.TUNING].dims == dsm.DIMS
+    assert ds[dsm.TUNING].dtype == np.float32
+    assert list(ds.session.values) == ["session #1", "session #2", "session #3"]
+    assert list(ds.object_label.values) == [f"object #{i}" for i in range(4)]
+
+
+def test_three_dimensional_input_is_one_session(rng):
+    arr = rng.standard_normal((6, 5, 3))
+    ds = dsm.make_dataset(arr)
+    assert ds[dsm.TUNING].sizes["session"] == 1
+    np.testing.assert_array_equal(ds[dsm.TUNING].values[0], arr.astype(np.float32))
+
+
+def _padded(rng):
+    """Two sessions: the second has 2 missing neurons; object 1 misses its last 2 samples."""
+    arr = _tuning(rng, (2, 7, 5, 4))
+    arr[1, 5:] = np.nan
+    arr[:, :, 3:, 1] = np.nan
+    return arr
+
+
+def test_round_trip_keeps_values_nans_coords_and_attrs(rng, tmp_path):
+    arr = _padded(rng)
+    params = rng.standard_normal((2, 5))
+    ds = dsm.make_dataset(
+        arr,
+        sessions=["conv1/x-translation", "conv2/x-translation"],
+        object_ids=[11, 22, 33, 44],
+        object_labels=["cat", "dog", "car", "cup"],
+        session_coords={"network": ["alexnet", "alexnet"], "layer": ["conv1", "conv2"]},
+        sample_coords={"transform_param": (("session", "sample"), params)},
+        attrs=dsm.provenance_attrs(seeds={"templates": 3, "units": 4}, config={"a": 1}),
+    )
+    path = tmp_path / "d.nc"
+    dsm.save_dataset(ds, path)
+    with dsm.load_dataset(path) as back:
+        xr.testing.assert_identical(back.load(), ds)
+        assert json.loads(back.attrs["seeds"]) == {"templates": 3, "units": 4}
+        assert back.attrs["config_digest"] == dsm.config_digest({"a": 1})
+    assert np.isnan(arr).sum() > 0
+
+
+def test_saved_tuning_is_compressed_and_chunked_one_session_per_chunk(rng, tmp_path):
+    import h5py
+
+    path = tmp_path / "d.nc"
+    dsm.save_dataset(dsm.make_dataset(_tuning(rng, (3, 8, 5, 4))), path)
+    with h5py.File(path) as fh:
+        var = fh[dsm.TUNING]
+        assert var.chunks == (1, 8, 5, 4)
+        assert var.compression == "gzip"
+        assert var.shuffle
+
+
+def test_reading_one_session_reads_only_its_chunk(rng, tmp_path, monkeypatch):
+    import h5py
+
+    path = tmp_path / "d.nc"
+    arr = _tuning(rng, (4, 6, 5, 3))
+    dsm.save_dataset(dsm.make_dataset(arr), path)
+    ds = dsm.load_dataset(path, validate=False)
+    reads = []
+    original = h5py.Dataset.__getitem__
+
+    def spy(self, key):
+        if self.name.endswith(dsm.TUNING):
+            reads.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    values = dsm.session_data(ds, 2, drop_silent=False)
+    np.testing.assert_array_equal(values, arr[2].astype(np.float64))
+    assert reads, "the session was not read through h5py"
+    for key in reads:
+        first = key[0] if isinstance(key, tuple) else key
+        span = range(4)[first] if isinstance(first, slice) else [first]
+        assert list(span) == [2], f"read touched sessions {list(span)}"
+    ds.close()
+
+
+def test_write_is_atomic_failed_write_leaves_no_file(rng, tmp_path, monkeypatch):
+    ds = dsm.make_dataset(_tuning(rng))
+    path = tmp_path / "d.nc"
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
+    with pytest.raises(OSError, match="No space"):
+        dsm.save_dataset(ds, path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_silent_and_missing_neurons_are_dropped_from_session_data(rng):
+    arr = _padded(rng)
+    arr[0, 2] = np.where(np.isnan(arr[0, 2]), np.nan, 0.0)  # silent neuron in session 0
+    ds = dsm.make_dataset(arr)
+    assert dsm.session_data(ds, 0).shape == (6, 5, 4)
+    assert dsm.session_data(ds, "session #2").shape == (5, 5, 4)
+    per_object = dsm.object_samples(dsm.session_data(ds, 0))
+    assert [p.shape[1] for p in per_object] == [5, 3, 5, 5]
+
+
+def test_silent_neuron_mask_uses_all_valid_entries(rng):
+    values = rng.standard_normal((3, 4, 2))
+    values[:, 0, 0] = np.nan  # every sample index ... not all: only (0, 0) missing
+    values[1] = 0.0
+    values[1, 0, 0] = np.nan
+    assert dsm.silent_neuron_mask(values).tolist() == [True, False, True]
+
+
+def test_unknown_session_lists_available(rng):
+    ds = dsm.make_dataset(_tuning(rng))
+    with pytest.raises(ValueError, match=r"unknown session 'nope'.*session #1"):
+        dsm.resolve_session(ds, "nope")
+    with pytest.raises(ValueError, match="unknown session 7"):
+        dsm.resolve_session(ds, 7)
+    assert dsm.resolve_session(ds, "1") == 1
+
+
+# ----------------------------------------------------------------------------- bad data
+
+
+def _bad_cases():
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal((2, 5, 4, 3))
+
+    def mod(fn):
+        arr = good.copy()
+        fn(arr)
+        return arr
+
+    no_sample = mod(lambda a: a.__setitem__((1, slice(None), slice(None), 2), np.nan))
+    scattered = mod(lambda a: a.__setitem__((0, 1, 2, 0), np.nan))
+    silent = mod(lambda a: a.__setitem__((1,), 0.0))
+    infs = mod(lambda a: a.__setitem__((0, 0, 0, 0), np.inf))
+    return [
+        ("2-d array", rng.standard_normal((5, 4)), "3 dimensions .* got 2 dimensions"),
+        ("5-d array", rng.standard_normal((2, 2, 5, 4, 3)), "got 5 dimensions"),
+        ("one object", rng.standard_normal((5, 4, 1)), "at least 2 objects"),
+        ("object without sample", no_sample, r"object\(s\) \[2\] have no valid sample"),
+        ("scattered NaN", scattered, "scattered NaN"),
+        ("silent session", silent, "no non-silent neuron"),
+        ("Inf", infs, "infinite"),
+        ("strings", np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
+        ("too large", np.full((4, 3, 2), 1e300), "float32 range"),
+    ]
+
+
+@pytest.mark.parametrize("name,arr,message", _bad_cases(), ids=[c[0] for c in _bad_cases()])
+def test_bad_data_is_rejected_with_a_message_naming_the_problem(name, arr, message):
+    with pytest.raises(ManifoldDataError, match=message) as info:
+        dsm.make_dataset(arr, source="in.mat")
+    assert str(info.value).startswith("in.mat: variable 'tuning': ")
+    assert "\n" not in str(info.value)
+
+
+def test_titles_of_wrong_length_are_rejected(rng):
+    with pytest.raises(ManifoldDataError, match="'data_titles': has 2 titles but the data have 3"):
+        dsm.make_dataset(_tuning(rng), sessions=["a", "b"])
+
+
+def test_duplicate_titles_are_rejected(rng):
+    with pytest.raises(ManifoldDataError, match="unique"):
+        dsm.make_dataset(_tuning(rng), sessions=["a", "b", "a"])
+
+
+def test_validate_rejects_wrong_dims(rng):
+    ds = xr.Dataset({dsm.TUNING: (("a", "b", "c", "d"), _tuning(rng))})
+    with pytest.raises(ManifoldDataError, match="must have dims"):
+        dsm.validate_dataset(ds)
+    with pytest.raises(ManifoldDataError, match="is missing"):
+        dsm.validate_dataset(xr.Dataset({"other": ("x", [1.0])}))
+
+
+def test_provenance_attrs_are_netcdf_safe(tmp_path, rng):
+    attrs = dsm.provenance_attrs(seeds={"a": 1}, config={"x": [1, 2]}, extra_list=["a", "b"], flag=True)
+    ds = dsm.make_dataset(_tuning(rng), attrs=attrs)
+    dsm.save_dataset(ds, tmp_path / "p.nc")
+    with dsm.load_dataset(tmp_path / "p.nc") as back:
+        assert json.loads(back.attrs["extra_list"]) == ["a", "b"]
+        assert back.attrs["dnn_manifolds_version"]
+        assert json.loads(back.attrs["config"]) == {"x": [1, 2]}
+
+
+def test_truncated_netcdf_is_a_clear_error(rng, tmp_path):
+    path = tmp_path / "d.nc"
+    dsm.save_dataset(dsm.make_dataset(_tuning(rng, (3, 40, 9, 6))), path)
+    data = path.read_bytes()
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ManifoldDataError, match=r"bad\.nc: variable 'tuning': cannot be read"):
+        dsm.load_dataset(bad)
