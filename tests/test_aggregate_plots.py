@@ -1,0 +1,81 @@
+"""Tidy tables and figures."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from dnn_manifolds import aggregate, plots
+from dnn_manifolds.fileio import write_netcdf
+
+
+def _result(tmp_path, name, values, *, failures=0, total=10, seed=7):
+    ds = xr.Dataset(
+        {k: ((), v, {"long_name": k.upper()}) for k, v in values.items()}
+        | {"solver_failures": ((), failures), "solver_total": ((), total)},
+        attrs={"seed": seed, "dnn_manifolds_version": "9.9", "config_digest": "abc"},
+    )
+    ds["curve"] = ("n_features", np.linspace(0, 1, 5))  # non-scalar: not a measure
+    path = tmp_path / f"{name}.nc"
+    write_netcdf(ds, path)
+    return path
+
+
+def _entries(tmp_path):
+    entries = []
+    for i, layer in enumerate(["pixels", "conv1", "fc"]):
+        for transform in ["x-translation", "rotation"]:
+            cap = _result(tmp_path, f"c{i}{transform}", {"capacity": 0.1 * (i + 1)}, failures=6 if layer == "fc" else 0)
+            geo = _result(tmp_path, f"g{i}{transform}", {"alpha_m": 0.12 * (i + 1), "radius": 1.0 / (i + 1), "dimension": 10.0 - i, "center_correlation": 0.3})
+            common = dict(network="net", kind="one_d", layer=layer, layer_index=i, transform=transform)
+            entries.append(dict(path=cap, analysis="capacity", **common))
+            entries.append(dict(path=geo, analysis="geometry", **common))
+    return entries
+
+
+def test_table_has_one_row_per_measure_with_provenance_and_flags(tmp_path):
+    table = aggregate.build_table(_entries(tmp_path))
+    assert list(table.columns) == list(aggregate.COLUMNS)
+    assert len(table) == 3 * 2 * (1 + 4)
+    row = table[(table.layer == "conv1") & (table.measure == "capacity") & (table["transform"] == "rotation")].iloc[0]
+    assert row.value == pytest.approx(0.2)
+    assert row.seed == "7" and row.dnn_manifolds_version == "9.9" and row.long_name == "CAPACITY"
+    flagged = table[table.flagged]
+    assert set(flagged.layer) == {"fc"} and set(flagged.analysis) == {"capacity"}
+    assert (flagged.solver_failures == 6).all()
+
+
+def test_table_refuses_missing_inputs(tmp_path):
+    entries = _entries(tmp_path)
+    entries[3]["path"].unlink()
+    with pytest.raises(FileNotFoundError, match="table would be incomplete"):
+        aggregate.build_table(entries)
+
+
+def test_table_round_trips_through_csv_and_netcdf(tmp_path):
+    table = aggregate.build_table(_entries(tmp_path))
+    aggregate.write_table(table, tmp_path / "t.csv", tmp_path / "t.nc", attrs={"seed": 1})
+    back = aggregate.read_table(tmp_path / "t.csv")
+    assert back["value"].tolist() == pytest.approx(table["value"].tolist())
+    with xr.open_dataset(tmp_path / "t.nc", engine="h5netcdf") as ds:
+        assert ds.sizes["row"] == len(table)
+        assert set(ds["measure"].values) == set(table["measure"])
+
+
+def test_figures_are_written_as_nonempty_png_and_pdf(tmp_path):
+    table = aggregate.build_table(_entries(tmp_path))
+    outs = []
+    outs += plots.plot_capacity_vs_layer(table, tmp_path / "cap")
+    outs += plots.plot_geometry_vs_layer(table, tmp_path / "geo")
+    outs += plots.plot_theory_vs_simulation(table, tmp_path / "tvs")
+    outs += plots.plot_separability_curves([("conv1", [10, 20, 40], [0.0, 0.5, 1.0]), ("fc", [10, 20], [0.2, np.nan])], tmp_path / "sep")
+    assert sorted(p.suffix for p in outs) == [".pdf"] * 4 + [".png"] * 4
+    for p in outs:
+        assert p.stat().st_size > 1000
+        head = p.read_bytes()[:8]
+        assert head.startswith(b"\x89PNG") or head.startswith(b"%PDF")
+
+
+def test_figure_without_its_measures_is_an_error(tmp_path):
+    table = aggregate.build_table(_entries(tmp_path))
+    with pytest.raises(ValueError, match="none of the measures"):
+        plots.plot_measures_vs_layer(table, tmp_path / "x", measures={"nope": "nope"}, title="t")
