@@ -232,3 +232,31 @@ def test_existing_output_is_untouched_when_import_fails(tmp_path, capsys):
     write_mat_v5(tmp_path / "bad.mat", _good((5, 4, 1)))
     assert main(["import", str(tmp_path / "bad.mat"), str(out)]) == 2
     assert out.read_bytes() == b"previous result"
+
+
+def test_unwritable_output_location_is_a_clean_error(tmp_path, capsys):
+    write_mat_v5(tmp_path / "ok.mat", _good())
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where a directory should be")
+    out = blocker / "sub" / "ok.nc"
+    assert main(["import", str(tmp_path / "ok.mat"), str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dnn-manifolds: error:") and "\n" not in err
+    assert str(blocker / "sub" / "ok.nc") in err
+    assert blocker.read_text() == "a file where a directory should be"
+
+
+def test_disk_full_during_write_leaves_no_output(tmp_path, capsys, monkeypatch):
+    write_mat_v5(tmp_path / "ok.mat", _good())
+    real = xr.Dataset.to_netcdf
+
+    def full_disk(self, path, *args, **kwargs):
+        real(self, path, *args, **kwargs)  # the bytes went out, then the disk filled up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full_disk)
+    out = tmp_path / "o" / "ok.nc"
+    assert main(["import", str(tmp_path / "ok.mat"), str(out)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert not out.exists()
+    assert [p.name for p in out.parent.iterdir()] == []
