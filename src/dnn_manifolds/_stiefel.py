@@ -1,0 +1,297 @@
+r"""Minimisation on the Stiefel manifold and the centre-correlation cost (private).
+
+Two pieces used by :func:`dnn_manifolds.geometry.optimal_centre_rank`:
+
+* :class:`CentreCorrelationCost` — half the sum of squared correlation coefficients between the
+  residual object centres after a rank-``k`` common subspace is projected out, with its
+  closed-form gradient in a form that never builds a ``P × P × n × k`` array (``analysis.md``
+  §4.3, ``square_corrcoeff_full_cost``).
+* :func:`minimize_stiefel` — the curvilinear search of Wen & Yin (2010): Cayley-transform steps
+  that stay on :math:`\{V : V^\top V = I_k\}`, Barzilai–Borwein step sizes and a Zhang–Hager
+  non-monotone line search. Several independent starts are run *in lockstep* (one batch of
+  matrix products per iteration for all starts still running).
+
+Re-implemented from the paper (Z. Wen and W. Yin, "A feasible method for optimization with
+orthogonality constraints", Math. Program. 142, 397–434 (2013); preprint 2010) and the
+description in ``analysis.md`` §4.3; no code of the GPL ``FOptM`` package is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+STATUS_CONVERGED = 0
+"""The stopping rule on step size, cost change or gradient norm was met."""
+STATUS_MAX_ITER = 1
+"""The iteration limit was reached first."""
+
+
+class CentreCorrelationCost:
+    r"""Squared correlation coefficients of residual centres, as a function of the subspace V.
+
+    Parameters
+    ----------
+    centres : ndarray of shape (n_objects, n_dims)
+        Row μ is the (reduced) centre :math:`x_\mu`.
+
+    Notes
+    -----
+    With :math:`c = XV` (shape ``(P, k)``), residual squared norms
+    :math:`c^0_\mu = \|x_\mu\|^2 - \|c_\mu\|^2`, weights :math:`w = 1/c^0` and residual Gram
+    :math:`A = XX^\top - cc^\top`,
+
+    .. math::
+
+        F(V) = \tfrac12 \sum_{\mu\nu} \frac{A_{\mu\nu}^2}{c^0_\mu c^0_\nu}
+             = \tfrac12\Big(P + \sum_{\mu\ne\nu}\rho_{\mu\nu}^2\Big).
+
+    Expanding the square, :math:`2F = w^\top (C\circ C) w - 2\|X^\top W c\|_F^2 +
+    \|c^\top W c\|_F^2` with :math:`C = XX^\top` and :math:`W = \mathrm{diag}(w)`; only
+    :math:`w^\top (C\circ C) w` touches a ``P × P`` matrix, and that matrix is formed once.
+    The gradient is :math:`\nabla_V F = X^\top g` with
+
+    .. math::
+
+        g = -2W(XZ - cG) + 2\,\mathrm{diag}(w^2 \circ h)\,c,\quad Z = X^\top W c,\;
+        G = c^\top W c,\; h = (C\circ C)w - 2\,\mathrm{rowsum}(c\circ XZ)
+        + \mathrm{rowsum}(cG\circ c),
+
+    which equals the matrix form ``−2Xᵀ(A⊘B)c + 2Xᵀdiag((A²⊘B²)c⁰)c`` of ``analysis.md`` §4.3.
+    All operations are batched over a leading "start" axis of ``V``.
+    """
+
+    def __init__(self, centres: np.ndarray):
+        self.X = np.ascontiguousarray(centres, dtype=np.float64)
+        C = self.X @ self.X.T
+        self.diag = np.diag(C).copy()
+        self.C2 = C * C
+
+    def residual_sq_norms(self, V: np.ndarray) -> np.ndarray:
+        """Squared residual centre norms, shape ``(..., n_objects)``."""
+        c = self.X @ V
+        return self.diag - np.einsum("...pk,...pk->...p", c, c)
+
+    def value(self, V: np.ndarray) -> np.ndarray:
+        """Cost F for each start; ``V`` has shape (n_starts, n_dims, k)."""
+        return self.value_and_grad(V, grad=False)[0]
+
+    def value_and_grad(self, V: np.ndarray, grad: bool = True):
+        X = self.X
+        c = X @ V  # (r, P, k)
+        c0 = self.diag - np.einsum("rpk,rpk->rp", c, c)
+        # guard against a vanishing residual (the cost is infinite there)
+        c0 = np.maximum(c0, 1e-300)
+        w = 1.0 / c0
+        Wc = w[..., None] * c
+        Z = X.T @ Wc  # (r, n, k)
+        G = np.swapaxes(c, -1, -2) @ Wc  # (r, k, k)
+        C2w = w @ self.C2  # (r, P)
+        F = 0.5 * (
+            np.einsum("rp,rp->r", w, C2w)
+            - 2.0 * np.einsum("rnk,rnk->r", Z, Z)
+            + np.einsum("rij,rij->r", G, G)
+        )
+        if not grad:
+            return F, None
+        XZ = X @ Z  # (r, P, k)
+        cG = c @ G
+        h = C2w - 2.0 * np.einsum("rpk,rpk->rp", c, XZ) + np.einsum("rpk,rpk->rp", cG, c)
+        g = -2.0 * w[..., None] * (XZ - cG) + 2.0 * (w * w * h)[..., None] * c
+        return F, X.T @ g
+
+    def naive_value(self, V: np.ndarray) -> float:
+        """Reference value ½ Σ_{μν} A²/(c⁰c⁰) from the P × P residual Gram (for tests)."""
+        R = self.X - self.X @ V @ V.T
+        A = R @ R.T
+        c0 = np.diag(A)
+        return 0.5 * float(np.sum(A * A / np.outer(c0, c0)))
+
+
+@dataclass(frozen=True)
+class StiefelResult:
+    """Result of :func:`minimize_stiefel` for a batch of starts.
+
+    Attributes
+    ----------
+    x : ndarray of shape (n_starts, n, k)
+        Orthonormal minimisers (``xᵀx = I_k``).
+    fun : ndarray of shape (n_starts,)
+        Cost at ``x``.
+    grad_norm : ndarray of shape (n_starts,)
+        Frobenius norm of the projected gradient ``G − x Gᵀ x`` at the last iterate.
+    n_iter : ndarray of int, shape (n_starts,)
+        Iterations used.
+    status : ndarray of int, shape (n_starts,)
+        :data:`STATUS_CONVERGED` (0) or :data:`STATUS_MAX_ITER` (1).
+    """
+
+    x: np.ndarray
+    fun: np.ndarray
+    grad_norm: np.ndarray
+    n_iter: np.ndarray
+    status: np.ndarray
+
+
+def _cayley_step(X, G, tau, low_rank):
+    """X(τ) = (I + τ/2 W)⁻¹ (I − τ/2 W) X with W = G Xᵀ − X Gᵀ, batched over starts."""
+    r, n, k = X.shape
+    t = tau[:, None, None]
+    if low_rank:
+        U = np.concatenate([G, X], axis=2)  # (r, n, 2k)
+        Vv = np.concatenate([X, -G], axis=2)
+        VU = np.swapaxes(Vv, 1, 2) @ U  # (r, 2k, 2k)
+        VX = np.swapaxes(Vv, 1, 2) @ X  # (r, 2k, k)
+        lhs = np.eye(2 * k) + 0.5 * t * VU
+        return X - t * (U @ np.linalg.solve(lhs, VX))
+    W = G @ np.swapaxes(X, 1, 2) - X @ np.swapaxes(G, 1, 2)
+    eye = np.eye(n)
+    return np.linalg.solve(eye + 0.5 * t * W, (eye - 0.5 * t * W) @ X)
+
+
+def _orthonormalise(X):
+    Q, R = np.linalg.qr(X)
+    sign = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
+    sign[sign == 0] = 1.0
+    return Q * sign[:, None, :]
+
+
+def minimize_stiefel(
+    fun: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    X0: np.ndarray,
+    *,
+    xtol: float = 1e-6,
+    gtol: float = 1e-6,
+    ftol: float = 1e-12,
+    max_iter: int = 1000,
+    rho: float = 1e-4,
+    eta: float = 0.2,
+    gamma: float = 0.85,
+    tau0: float = 1e-3,
+    nt: int = 5,
+) -> StiefelResult:
+    r"""Minimise F(X) subject to XᵀX = I by the Wen–Yin curvilinear BB method, batched.
+
+    .. math:: \min_{X \in \mathbb{R}^{n\times k}} F(X) \quad\text{s.t.}\quad X^\top X = I_k
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(X)`` with ``X`` of shape (n_starts, n, k) returns ``(F, G)``: costs of shape
+        (n_starts,) and Euclidean gradients of shape (n_starts, n, k).
+    X0 : ndarray of shape (n_starts, n, k)
+        Orthonormal starting points.
+    xtol, gtol, ftol : float
+        Stop when (relative step < xtol and relative cost change < ftol), or projected-gradient
+        norm < gtol, or the means of the last ``nt`` steps and cost changes are below 10·xtol
+        and 10·ftol. At iterations 1–2 a met criterion instead tightens all three by 10×.
+    max_iter : int
+        Iteration limit per start.
+    rho, eta, gamma, tau0 : float
+        Armijo parameter, backtracking factor, non-monotone averaging weight, first step.
+
+    Returns
+    -------
+    StiefelResult
+
+    Notes
+    -----
+    Each iteration: Cayley step :math:`X(\tau) = (I+\frac\tau2 W)^{-1}(I-\frac\tau2 W)X`,
+    :math:`W = GX^\top - XG^\top` (low-rank form with ``[G, X]`` when ``k < n/2``); accept when
+    :math:`F(X(\tau)) \le C - \tau\rho\|\nabla F\|^2` or after 5 tries, else
+    :math:`\tau \leftarrow \eta\tau`; then alternate the two Barzilai–Borwein step sizes and
+    update the Zhang–Hager reference value :math:`C`. All starts advance together; a start that
+    has stopped is left out of the products.
+
+    References
+    ----------
+    Z. Wen, W. Yin, Math. Program. 142, 397–434 (2013), Algorithm 2 (curvilinear search with
+    BB steps); ``analysis.md`` §4.3.
+    """
+    X = np.array(X0, dtype=np.float64, copy=True)
+    r, n, k = X.shape
+    low_rank = k < n / 2
+    F, G = fun(X)
+    dtX = G - X @ (np.swapaxes(G, 1, 2) @ X)
+    nrmG = np.sqrt(np.einsum("rnk,rnk->r", dtX, dtX))
+    Q = np.ones(r)
+    Cval = F.copy()
+    tau = np.full(r, float(tau0))
+    xt = np.full(r, float(xtol))
+    gt = np.full(r, float(gtol))
+    ft = np.full(r, float(ftol))
+    hist = np.zeros((r, nt, 2))
+    n_iter = np.zeros(r, dtype=int)
+    status = np.full(r, STATUS_MAX_ITER, dtype=int)
+    active = np.arange(r)
+    sqrt_n = np.sqrt(n)
+    for itr in range(1, max_iter + 1):
+        if active.size == 0:
+            break
+        Xa, Ga, Fa, dta = X[active], G[active], F[active], dtX[active]
+        ta = tau[active]
+        deriv = rho * nrmG[active] ** 2
+        Xn = np.empty_like(Xa)
+        Fn = np.empty_like(Fa)
+        Gn = np.empty_like(Ga)
+        pending = np.arange(active.size)
+        for nls in range(1, 6):
+            Xt = _cayley_step(Xa[pending], Ga[pending], ta[pending], low_rank)
+            Ft, Gt = fun(Xt)
+            ok = (Ft <= Cval[active][pending] - ta[pending] * deriv[pending]) | (nls >= 5)
+            done = pending[ok]
+            Xn[done], Fn[done], Gn[done] = Xt[ok], Ft[ok], Gt[ok]
+            pending = pending[~ok]
+            if pending.size == 0:
+                break
+            ta[pending] *= eta
+        dtn = Gn - Xn @ (np.swapaxes(Gn, 1, 2) @ Xn)
+        nrm = np.sqrt(np.einsum("rnk,rnk->r", dtn, dtn))
+        S = Xn - Xa
+        XDiff = np.sqrt(np.einsum("rnk,rnk->r", S, S)) / sqrt_n
+        FDiff = np.abs(Fa - Fn) / (np.abs(Fa) + 1.0)
+        Y = dtn - dta
+        SY = np.abs(np.einsum("rnk,rnk->r", S, Y))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if itr % 2 == 0:
+                tnew = np.einsum("rnk,rnk->r", S, S) / SY
+            else:
+                tnew = SY / np.einsum("rnk,rnk->r", Y, Y)
+        tnew = np.where(np.isfinite(tnew), tnew, tau0)
+        tnew = np.clip(tnew, 1e-20, 1e20)
+
+        X[active], F[active], G[active], dtX[active] = Xn, Fn, Gn, dtn
+        nrmG[active] = nrm
+        tau[active] = tnew
+        n_iter[active] = itr
+        hist[active, (itr - 1) % nt, 0] = XDiff
+        hist[active, (itr - 1) % nt, 1] = FDiff
+        mean_hist = hist[active, : min(nt, itr)].mean(axis=1)  # last nt iterations
+        xa, ga, fa = xt[active], gt[active], ft[active]
+        stop = ((XDiff < xa) & (FDiff < fa)) | (nrm < ga) | (
+            (mean_hist[:, 0] < 10 * xa) & (mean_hist[:, 1] < 10 * fa)
+        )
+        if itr <= 2:
+            tighten = active[stop]
+            xt[tighten] *= 0.1
+            ft[tighten] *= 0.1
+            gt[tighten] *= 0.1
+            finished = np.zeros(active.size, dtype=bool)
+        else:
+            finished = stop
+        status[active[finished]] = STATUS_CONVERGED
+        Qa = Q[active]
+        Qn = gamma * Qa + 1.0
+        Cval[active] = (gamma * Qa * Cval[active] + Fn) / Qn
+        Q[active] = Qn
+        active = active[~finished]
+
+    # final feasibility check (the Cayley steps preserve orthonormality up to rounding)
+    err = np.linalg.norm(np.swapaxes(X, 1, 2) @ X - np.eye(k), axis=(1, 2))
+    fix = err > 1e-13
+    if fix.any():
+        X[fix] = _orthonormalise(X[fix])
+        F[fix] = fun(X[fix])[0]
+    return StiefelResult(x=X, fun=F, grad_norm=nrmG, n_iter=n_iter, status=status)
