@@ -253,9 +253,9 @@ def anchor_statistics(a: AnchorDraws, kappa: float, inverse_gardner) -> dict[str
     r"""Per-object MFT quantities from the anchor points of one manifold.
 
     Returns a dict with keys ``capacity_direct`` (1/⟨Δ⟩), ``capacity_semianalytic``
-    (``analysis.md`` §4.4.2 ``alphac_hat``), ``radius`` (√⟨‖δs‖²⟩), ``dimension`` (⟨(t·δs)²/‖δs‖²⟩),
+    (``analysis.md`` §4.4.2 ``alphac_hat``), ``anchor_radius`` (√⟨‖δs‖²⟩), ``anchor_dimension`` (⟨(t·δs)²/‖δs‖²⟩),
     ``dimension_cosine`` (D⟨t·δs/(‖T‖‖δs‖)⟩², §4.4.2 ``effective_dimension2``),
-    ``dimension_point_cloud`` (D⟨t̂·ŝ⟩² with uncentred anchors, §5), ``half_width`` (⟨t·δs⟩),
+    ``dimension_point_cloud`` (D⟨t̂·ŝ⟩² with uncentred anchors, §5), ``anchor_half_width`` (⟨t·δs⟩),
     ``radius_gaussian``, ``half_width_gaussian``, ``dimension_gaussian`` (the same with argmax
     anchors, D_G = hw²/R_G²) and ``interior_fraction``. Draws whose solve failed are left out.
     """
@@ -271,10 +271,10 @@ def anchor_statistics(a: AnchorDraws, kappa: float, inverse_gardner) -> dict[str
     ds = s - s.mean(axis=0)
     nrm2 = np.einsum("ij,ij->i", ds, ds)
     tds = np.einsum("ij,ij->i", t, ds)
-    out["radius"] = float(np.sqrt(nrm2.mean()))
-    out["half_width"] = float(tds.mean())
+    out["anchor_radius"] = float(np.sqrt(nrm2.mean()))
+    out["anchor_half_width"] = float(tds.mean())
     pos = nrm2 > 0
-    out["dimension"] = float(np.sum(tds[pos] ** 2 / nrm2[pos]) / n) if pos.any() else np.nan
+    out["anchor_dimension"] = float(np.sum(tds[pos] ** 2 / nrm2[pos]) / n) if pos.any() else np.nan
     Tn = np.sqrt(np.einsum("ij,ij->i", t, t) + t0**2)
     if D > 0 and pos.any():
         cos = np.where(pos, tds / (Tn * np.sqrt(np.where(pos, nrm2, 1.0))), 0.0)
@@ -302,11 +302,11 @@ def anchor_statistics(a: AnchorDraws, kappa: float, inverse_gardner) -> dict[str
 _KEYS = (
     "capacity_direct",
     "capacity_semianalytic",
-    "radius",
-    "dimension",
+    "anchor_radius",
+    "anchor_dimension",
     "dimension_cosine",
     "dimension_point_cloud",
-    "half_width",
+    "anchor_half_width",
     "radius_gaussian",
     "half_width_gaussian",
     "dimension_gaussian",

@@ -19,6 +19,7 @@ from . import __version__
 
 SUBCOMMAND_MODULES = (
     "dnn_manifolds.importers",
+    "dnn_manifolds.geometry",
 )
 """Modules that contribute subcommands (each defines ``register_cli(subparsers)``)."""
 

@@ -31,7 +31,7 @@ Pipeline (:func:`manifold_geometry` on arrays, :func:`geometry` on a manifold da
 5. **Per-object quantities** (both methods compute all of them; the method only decides the
    headline): ``capacity_direct`` = 1/⟨Δ⟩; ``capacity_semianalytic`` = the original's
    ``alphac_hat`` = 1/⟨1/(α₀(t·δs+κ)(1+‖δs‖²))⟩; ``capacity_ball`` = α_B(κ, R_M, D_M);
-   ``radius`` R_M = √⟨‖δs‖²⟩ (δs = anchor − mean anchor); ``dimension`` =
+   ``anchor_radius`` R_M = √⟨‖δs‖²⟩ (δs = anchor − mean anchor); ``anchor_dimension`` =
    ⟨(t·δs)²/‖δs‖²⟩ (``effective_dimension``); ``dimension_cosine`` = D⟨t·δs/(‖T‖‖δs‖)⟩²
    (``effective_dimension2``); ``dimension_point_cloud`` = D⟨t̂·ŝ⟩² with uncentred anchors
    (the point-cloud code's D_M); half-widths; the "Gaussian" (argmax-anchor) R, D and half-width;
@@ -39,12 +39,11 @@ Pipeline (:func:`manifold_geometry` on arrays, :func:`geometry` on a manifold da
 
 Headlines (decision, ``analysis.md`` §4.7, §10.1–2)
 --------------------------------------------------
-=============  ==========================================  =========================
-method         per-object capacity (``object_capacity``)   dimension (``object_dimension``)
-=============  ==========================================  =========================
-``smooth``     ``capacity_semianalytic`` (what §4.4 saves)  ``dimension`` (README's D_M)
-``point_cloud`` ``capacity_direct`` (what §5 returns)        ``dimension_point_cloud``
-=============  ==========================================  =========================
+* ``smooth``: per-object capacity ``object_capacity`` = ``capacity_semianalytic`` (what the
+  original's §4.4 pipeline saves); dimension ``object_dimension`` = ``anchor_dimension``
+  (the README's D_M, ``effective_dimension``).
+* ``point_cloud``: ``object_capacity`` = ``capacity_direct`` (what §5 and its Python port
+  return); ``object_dimension`` = ``dimension_point_cloud``.
 
 The layer's α_M (``capacity``) is the **harmonic** mean over objects, α_M⁻¹ = mean_μ α_μ⁻¹, as
 the theory requires and the generic MATLAB driver stores. The convnet driver that produced the
@@ -112,7 +111,7 @@ DEFAULT_N_T = {"smooth": 1000, "point_cloud": 200}
 point-cloud reference's documentation recommends 200."""
 
 HEADLINE = {
-    "smooth": ("capacity_semianalytic", "dimension"),
+    "smooth": ("capacity_semianalytic", "anchor_dimension"),
     "point_cloud": ("capacity_direct", "dimension_point_cloud"),
 }
 """Per-object headline (capacity, dimension) variable of each method."""
@@ -517,8 +516,10 @@ OBJECT_VARIABLES = {
         "1",
     ),
     "capacity_ball": ("capacity of a ball with the manifold's radius and dimension", "1"),
-    "radius": ("manifold radius R_M = sqrt<|ds|^2> (anchor points, relative to the centre norm)", "1"),
-    "dimension": ("manifold dimension D_M = <(t.ds)^2/|ds|^2> (effective_dimension)", "1"),
+    "anchor_radius": (
+        "manifold radius R_M = sqrt<|ds|^2> (anchor points, relative to the centre norm)", "1"
+    ),
+    "anchor_dimension": ("manifold dimension D_M = <(t.ds)^2/|ds|^2> (effective_dimension)", "1"),
     "dimension_cosine": (
         "manifold dimension D<t.ds/(|T||ds|)>^2 (effective_dimension2)",
         "1",
@@ -527,7 +528,7 @@ OBJECT_VARIABLES = {
         "manifold dimension D<t_hat.s_hat>^2, uncentred anchors (point-cloud D_M)",
         "1",
     ),
-    "half_width": ("mean half-width <t.ds> (anchor points)", "1"),
+    "anchor_half_width": ("mean half-width <t.ds> (anchor points)", "1"),
     "radius_gaussian": ("Gaussian radius sqrt<|ds|^2> of the argmax points", "1"),
     "half_width_gaussian": ("Gaussian half-width <t.ds> of the argmax points", "1"),
     "dimension_gaussian": ("Gaussian dimension (half_width_gaussian/radius_gaussian)^2", "1"),
@@ -558,7 +559,7 @@ class ManifoldGeometryResult:
         Aggregates: ``capacity`` (harmonic mean of ``object_capacity``),
         ``capacity_arithmetic_mean``, ``capacity_direct_harmonic``,
         ``capacity_semianalytic_harmonic``, ``capacity_ball_harmonic``, ``radius`` and
-        ``dimension`` (arithmetic means of ``radius`` and ``object_dimension``),
+        ``dimension`` (arithmetic means of ``anchor_radius`` and ``object_dimension``),
         ``centre_correlation`` (mean |ρ| before removal), ``residual_centre_correlation``.
     centres : CentreRankResult
     solver_counts : dict of str to int
@@ -797,7 +798,7 @@ def _manifold_geometry(mans, method, n_t, kappa, rng_centres, rng_draws, n_resta
     cap_key, dim_key = HEADLINE[method]
     objects["capacity_ball"] = np.asarray(
         ball_capacity(
-            np.nan_to_num(objects["radius"]), np.nan_to_num(objects[dim_key]), kappa
+            np.nan_to_num(objects["anchor_radius"]), np.nan_to_num(objects[dim_key]), kappa
         ),
         dtype=float,
     ).reshape(P)
@@ -824,7 +825,7 @@ def _manifold_geometry(mans, method, n_t, kappa, rng_centres, rng_draws, n_resta
         "capacity_direct_harmonic": harmonic(objects["capacity_direct"]),
         "capacity_semianalytic_harmonic": harmonic(objects["capacity_semianalytic"]),
         "capacity_ball_harmonic": harmonic(objects["capacity_ball"]),
-        "radius": float(np.mean(objects["radius"])),
+        "radius": float(np.mean(objects["anchor_radius"])),
         "dimension": float(np.mean(objects["object_dimension"])),
         "centre_correlation": cres.mean_abs_corrcoef_before,
         "residual_centre_correlation": float(
@@ -837,3 +838,300 @@ def _manifold_geometry(mans, method, n_t, kappa, rng_centres, rng_draws, n_resta
         method=method, n_t=n_t, kappa=kappa, objects=objects, layer=layer, centres=cres,
         solver_counts=solver_counts, n_neurons=N,
     )
+
+
+# ----------------------------------------------------------------------------- xarray and CLI
+
+
+LAYER_VARIABLES = {
+    "capacity": ("manifold capacity alpha_M of the layer: harmonic mean of object_capacity", "1"),
+    "capacity_arithmetic_mean": (
+        "arithmetic mean of object_capacity (what the original convnet driver stored)",
+        "1",
+    ),
+    "capacity_direct_harmonic": ("harmonic mean of capacity_direct", "1"),
+    "capacity_semianalytic_harmonic": ("harmonic mean of capacity_semianalytic", "1"),
+    "capacity_ball_harmonic": ("harmonic mean of capacity_ball", "1"),
+    "radius": ("manifold radius R_M of the layer: mean of anchor_radius over objects", "1"),
+    "dimension": ("manifold dimension D_M of the layer: mean of object_dimension", "1"),
+    "centre_correlation": ("mean |correlation| of object centres before removal (k = 0)", "1"),
+    "residual_centre_correlation": (
+        "mean |correlation| of residual centres after removing n_common_directions",
+        "1",
+    ),
+}
+
+
+def _session_dataset(res: ManifoldGeometryResult, object_ids, object_labels, seed_entropy) -> xr.Dataset:
+    P = len(object_ids)
+    cres = res.centres
+    data: dict[str, Any] = {}
+    for name, (long_name, units) in OBJECT_VARIABLES.items():
+        data[name] = ("object", res.objects[name], {"long_name": long_name, "units": units})
+    cap_key, dim_key = HEADLINE[res.method]
+    data["object_capacity"] = (
+        "object", res.objects["object_capacity"],
+        {"long_name": f"manifold capacity per object (headline of method {res.method}: {cap_key})",
+         "units": "1"},
+    )
+    data["object_dimension"] = (
+        "object", res.objects["object_dimension"],
+        {"long_name": f"manifold dimension per object (headline of method {res.method}: {dim_key})",
+         "units": "1"},
+    )
+    for name, (long_name, units) in LAYER_VARIABLES.items():
+        data[name] = ((), res.layer[name], {"long_name": long_name, "units": units})
+    data["n_common_directions"] = (
+        (), cres.n_common, {"long_name": "K, common centre directions removed", "units": "1"}
+    )
+    data["mean_abs_corrcoef"] = (
+        "k", cres.mean_abs_corrcoef,
+        {"long_name": "mean |correlation| of residual centres after removing k directions", "units": "1"},
+    )
+    data["mean_square_corrcoef"] = (
+        "k", cres.mean_square_corrcoef,
+        {"long_name": "mean squared correlation of residual centres after removing k directions",
+         "units": "1"},
+    )
+    data["residual_centre_norm"] = (
+        ("k", "object"), cres.residual_norms,
+        {"long_name": "norm of the residual centre after removing k directions",
+         "units": "response units"},
+    )
+    data["stiefel_n_iter"] = (
+        "k", cres.stiefel_n_iter, {"long_name": "optimiser iterations of the kept start", "units": "1"}
+    )
+    data["centre_correlation_matrix"] = (
+        ("object", "object2"), cres.correlation_before,
+        {"long_name": "cosine similarity of globally centred object centres", "units": "1"},
+    )
+    data["residual_centre_correlation_matrix"] = (
+        ("object", "object2"), cres.correlation_after,
+        {"long_name": "cosine similarity of residual centres (common subspace removed)", "units": "1"},
+    )
+    data["solver_count"] = (
+        "solver_status", np.array([res.solver_counts[s] for s in SOLVER_STATUS]),
+        {"long_name": "Gaussian draws per anchor-point solver outcome", "units": "1"},
+    )
+    data["stiefel_converged"] = ((), cres.stiefel_converged,
+                                 {"long_name": "optimiser runs that converged", "units": "1"})
+    data["stiefel_max_iter"] = ((), cres.stiefel_max_iter,
+                                {"long_name": "optimiser runs stopped by the iteration limit", "units": "1"})
+    data["n_neurons"] = ((), res.n_neurons, {"long_name": "non-silent neurons used", "units": "1"})
+    data["wall_time"] = ((), res.wall_time, {"long_name": "computation time", "units": "s"})
+    data["seed_entropy"] = ((), json.dumps(seed_entropy),
+                            {"long_name": "numpy SeedSequence entropy of this session's stream"})
+    coords = {
+        "object": ("object", np.asarray(object_ids)),
+        "object_label": ("object", np.asarray(object_labels, dtype=object)),
+        "object2": ("object2", np.asarray(object_ids)),
+        "k": ("k", cres.k),
+        "solver_status": ("solver_status", np.array(SOLVER_STATUS, dtype=object)),
+    }
+    return xr.Dataset(data, coords=coords)
+
+
+def geometry(
+    dataset: xr.Dataset,
+    *,
+    session=None,
+    method: str = "smooth",
+    n_t: int | None = None,
+    kappa: float = 0.0,
+    seed: int = 0,
+    n_restarts: int = 10,
+    max_k: int | None = None,
+    stiefel_options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Mean-field-theory geometry of the object manifolds of a manifold dataset.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        A manifold dataset (:mod:`dnn_manifolds.dataset`): variable ``tuning`` with dims
+        ``(session, neuron, sample, object)``. Silent neurons are dropped per session; missing
+        samples are dropped per object.
+    session : str, int, sequence of those, or None
+        One session (title or index): the output has no ``session`` dim. A sequence, or None
+        for all sessions: the output has a ``session`` dim.
+    method : {"smooth", "point_cloud"}
+        See :func:`manifold_geometry`.
+    n_t : int, optional
+        Gaussian draws per object (default by method, :data:`DEFAULT_N_T`).
+    kappa : float, default 0
+        Margin κ.
+    seed : int, default 0
+        Base seed; session ``s`` (index in the dataset) uses
+        ``numpy.random.SeedSequence([seed, s])``, so a session's result does not depend on which
+        other sessions are analysed.
+    n_restarts, max_k, stiefel_options
+        Passed to :func:`manifold_geometry`.
+    progress : bool
+        Show a tqdm progress bar over objects.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per-object variables over dim ``object`` (:data:`OBJECT_VARIABLES`, ``object_capacity``,
+        ``object_dimension``), layer aggregates as scalars (:data:`LAYER_VARIABLES`),
+        ``n_common_directions``, the curves over ``k``, the correlation matrices over
+        ``(object, object2)``, ``solver_count`` over ``solver_status``, seed, wall time; attrs
+        hold the options and provenance. With several sessions every variable gets a leading
+        ``session`` dim (curves over ``k`` are NaN-padded).
+
+    Raises
+    ------
+    ValueError
+        Unknown method or session, n_t < 1, non-finite κ, bad seed.
+    """
+    from . import dataset as dsmod
+
+    method = _check_method(method)
+    n_t = _check_n_t(n_t, method)
+    kappa = _check_kappa(kappa)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    if isinstance(n_restarts, bool) or not isinstance(n_restarts, (int, np.integer)) or n_restarts < 1:
+        raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")
+    if max_k is not None and (not isinstance(max_k, (int, np.integer)) or max_k < 0):
+        raise ValueError(f"max_k must be a non-negative integer or None; got {max_k!r}")
+    if dsmod.TUNING not in dataset.data_vars:
+        raise ValueError(f"dataset has no variable {dsmod.TUNING!r}; is it a manifold dataset?")
+    single = session is not None and (isinstance(session, (str, int, np.integer)))
+    if session is None:
+        indices = list(range(dataset.sizes["session"]))
+    elif single:
+        indices = [dsmod.resolve_session(dataset, session)]
+    else:
+        indices = [dsmod.resolve_session(dataset, s) for s in session]
+        if not indices:
+            raise ValueError("session: give at least one session, or None for all")
+    object_ids = dataset["object"].values
+    labels = (dataset["object_label"].values if "object_label" in dataset.coords
+              else np.array([str(i) for i in object_ids], dtype=object))
+    P = len(object_ids)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(indices) * P, unit="object", desc="geometry")
+    parts = []
+    try:
+        for n_done, s in enumerate(indices):
+            values = dsmod.session_data(dataset, s)
+            ss = np.random.SeedSequence([int(seed), int(s)])
+            if bar is not None:
+                bar.set_postfix_str(str(dataset["session"].values[s]))
+                base = n_done * P
+
+                def cb(done, total, _base=base):
+                    bar.n = _base + done
+                    bar.refresh()
+            else:
+                cb = None
+            res = manifold_geometry(
+                values, method=method, n_t=n_t, kappa=kappa, rng=np.random.default_rng(ss),
+                n_restarts=n_restarts, max_k=max_k, stiefel_options=stiefel_options, progress=cb,
+            )
+            part = _session_dataset(res, object_ids, labels, [int(seed), int(s)])
+            parts.append(part)
+    finally:
+        if bar is not None:
+            bar.close()
+    sess_coords = {"session": np.array([str(dataset["session"].values[s]) for s in indices], dtype=object)}
+    for name in dsmod.SESSION_COORDS:
+        if name in dataset.coords:
+            sess_coords[name] = np.array([str(dataset[name].values[s]) for s in indices], dtype=object)
+    if single:
+        out = parts[0]
+        for name, vals in sess_coords.items():
+            out = out.assign_coords({name: vals[0]})
+    else:
+        out = xr.concat(parts, dim="session", join="outer", coords="minimal", compat="override",
+                        combine_attrs="drop_conflicts")
+        out = out.assign_coords({name: ("session", vals) for name, vals in sess_coords.items()})
+    options = {
+        "method": method, "n_t": n_t, "kappa": kappa, "seed": int(seed),
+        "n_restarts": int(n_restarts), "max_k": max_k,
+        "stiefel_options": {**STIEFEL_DEFAULTS[method], **(stiefel_options or {})},
+        "sessions": [str(dataset["session"].values[s]) for s in indices],
+    }
+    attrs = dsmod.provenance_attrs(
+        seeds={"geometry": int(seed)}, config=options,
+        title="Mean-field-theory geometry of object manifolds",
+        analysis="geometry", method=method, n_t=n_t, kappa=kappa, seed=int(seed),
+        capacity_headline=HEADLINE[method][0], dimension_headline=HEADLINE[method][1],
+        capacity_aggregate="harmonic mean over objects",
+        input_attrs={k: (v.item() if isinstance(v, np.generic) else v)
+                     for k, v in dataset.attrs.items() if k != "config"},
+    )
+    out.attrs = attrs
+    return out
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    from . import dataset as dsmod
+    from .fileio import write_netcdf
+
+    ds = dsmod.load_dataset(args.input)
+    try:
+        if not args.session:
+            sessions = None
+        elif len(args.session) == 1:
+            sessions = args.session[0]
+        else:
+            sessions = list(args.session)
+        out = geometry(
+            ds, session=sessions, method=args.method, n_t=args.n_t, kappa=args.kappa,
+            seed=args.seed, n_restarts=args.n_restarts, max_k=args.max_k,
+            progress=not args.quiet,
+        )
+        out.attrs["history"] = (
+            f"dnn-manifolds geometry {args.input} {args.output}"
+            + "".join(f" --session {s}" for s in args.session or [])
+            + f" --method {args.method} --n-t {out.attrs['n_t']} --kappa {args.kappa}"
+            + f" --seed {args.seed} --n-restarts {args.n_restarts}"
+            + (f" --max-k {args.max_k}" if args.max_k is not None else "")
+        )
+    finally:
+        ds.close()
+    write_netcdf(out, args.output)
+    if not args.quiet:
+        cap = np.atleast_1d(out["capacity"].values)
+        K = np.atleast_1d(out["n_common_directions"].values)
+        for i, title in enumerate(np.atleast_1d(out["session"].values)):
+            print(f"{title}: alpha_M = {cap[i]:.4g}, R_M = {np.atleast_1d(out['radius'].values)[i]:.4g}, "
+                  f"D_M = {np.atleast_1d(out['dimension'].values)[i]:.4g}, K = {int(K[i])}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Add the ``geometry`` subcommand to the ``dnn-manifolds`` command."""
+    p = subparsers.add_parser(
+        "geometry",
+        help="mean-field-theory geometry (alpha_M, R_M, D_M, centre correlations)",
+        description=(
+            "Mean-field-theory capacity, radius and dimension of every object manifold, after "
+            "removing the optimal common low-rank structure of the object centres. Writes a "
+            "netCDF file (per-object variables over 'object', layer aggregates as scalars; a "
+            "'session' dim when several sessions are analysed)."
+        ),
+    )
+    p.add_argument("input", metavar="IN.nc", help="manifold dataset (dnn-manifolds import / save_dataset)")
+    p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
+    p.add_argument("--session", action="append", metavar="S",
+                   help="session title or index; repeat for several; omit for all sessions")
+    p.add_argument("--method", default="smooth", metavar="M",
+                   help=f"analysis method, one of {list(METHODS)} (default: smooth)")
+    p.add_argument("--n-t", type=int, default=None, metavar="N",
+                   help="Gaussian draws per object (default: 1000 for smooth, 200 for point_cloud)")
+    p.add_argument("--kappa", type=float, default=0.0, metavar="K", help="margin (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="base seed (default 0)")
+    p.add_argument("--n-restarts", type=int, default=10, metavar="R",
+                   help="optimiser starts per rank of the common subspace (default 10)")
+    p.add_argument("--max-k", type=int, default=None, metavar="K",
+                   help="largest rank of the common centre subspace tried (default by method)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    p.set_defaults(func=_run_cli)
