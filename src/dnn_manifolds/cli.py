@@ -20,6 +20,7 @@ from . import __version__
 SUBCOMMAND_MODULES = (
     "dnn_manifolds.importers",
     "dnn_manifolds.geometry",
+    "dnn_manifolds.capacity",
 )
 """Modules that contribute subcommands (each defines ``register_cli(subparsers)``)."""
 
