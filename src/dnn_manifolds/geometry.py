@@ -134,12 +134,13 @@ def _inverse_gardner(kappa):
     mid = k > -20.0
     km = k[mid]
     # Mills-ratio form: Φ(κ) = φ(κ)·√(π/2)·erfcx(−κ/√2)
-    mills = math.sqrt(math.pi / 2.0) * special.erfcx(-km / math.sqrt(2.0))
-    out[mid] = np.where(
-        km > 0,
-        (1.0 + km * km) * special.ndtr(km) + km * phi[mid],
-        phi[mid] * ((1.0 + km * km) * mills + km),
-    )
+    pos = km > 0
+    kp, kn = km[pos], km[~pos]
+    res = np.empty_like(km)
+    res[pos] = (1.0 + kp * kp) * special.ndtr(kp) + kp * phi[mid][pos]
+    mills = math.sqrt(math.pi / 2.0) * special.erfcx(-kn / math.sqrt(2.0))
+    res[~pos] = phi[mid][~pos] * ((1.0 + kn * kn) * mills + kn)
+    out[mid] = res
     # asymptotic series for κ = −x, x ≥ 20: φ(x) Σ_{k≥1} (−1)^{k+1} 2k (2k−1)!! / x^{2k+1}
     x = -k[~mid]
     if x.size:
