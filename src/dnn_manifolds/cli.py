@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "dnn_manifolds.importers",
     "dnn_manifolds.geometry",
     "dnn_manifolds.capacity",
+    "dnn_manifolds.stimuli", "dnn_manifolds.transforms", "dnn_manifolds.networks", "dnn_manifolds.manifolds", "dnn_manifolds.training",
 )
 """Modules that contribute subcommands (each defines ``register_cli(subparsers)``)."""
 
