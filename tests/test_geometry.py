@@ -488,8 +488,10 @@ def test_cli_bad_arguments_exit_with_one_line_error(tmp_path, capsys):
 def test_mft_capacity_agrees_with_direct_capacity():
     """α_M of random circles against the simulated critical capacity P/N_c.
 
-    P = 40 circles (M = 12 points, R = 1, random orientations) in N = 400 dims. Tolerance 15 %:
-    finite-size effects at P = 40 and the N_c resolution (1 neuron ≈ 1.5 %) dominate.
+    P = 40 circles (M = 12 points, R = 1, random orientations) in N = 400 dims. Tolerance 8 %:
+    finite-size effects at P = 40 (the transition is a few neurons wide), the N_c resolution
+    (1 neuron ≈ 1.7 %) and the Monte-Carlo error of α_M (≈ 1 %). Measured: direct MFT 0.672,
+    semi-analytic 0.689, simulation 40/59 = 0.678, α_B(1, 2) = 0.667.
     """
     capacity = pytest.importorskip("dnn_manifolds.capacity", reason="direct capacity module not available")
     if not hasattr(capacity, "critical_capacity"):
@@ -504,4 +506,5 @@ def test_mft_capacity_agrees_with_direct_capacity():
     theory = manifold_geometry(X, method="smooth", n_t=300, rng=8, max_k=0)
     direct = capacity.critical_capacity(X, rng=9)
     alpha_c = float(direct.capacity)
-    assert theory.layer["capacity_direct_harmonic"] == pytest.approx(alpha_c, rel=0.15)
+    assert theory.layer["capacity_direct_harmonic"] == pytest.approx(alpha_c, rel=0.08)
+    assert theory.layer["capacity"] == pytest.approx(alpha_c, rel=0.08)

@@ -71,9 +71,11 @@ class AnchorDraws:
 
 
 def _pg_iterations(cond: float, tol: float = 1e-13) -> float:
+    """Iterations of projected gradient with step 2/(L+μ) to contract the error by ``tol``:
+    the gradient map contracts by (κ−1)/(κ+1) per step, the projection does not expand."""
     if not np.isfinite(cond) or cond <= 1.0:
         return 1.0 if cond == 1.0 else np.inf
-    return np.log(tol) / np.log1p(-1.0 / cond)
+    return np.log(tol) / np.log((cond - 1.0) / (cond + 1.0))
 
 
 def solve_anchor_points(
@@ -115,7 +117,7 @@ def solve_anchor_points(
         ev = np.linalg.eigvalsh(S @ S.T)
         cond = ev[-1] / ev[0] if ev[0] > 0 else np.inf
         use_pg = m <= D + 1 and _pg_iterations(cond) <= pg_max_iter
-        plan.append((mu, D, m, use_pg, ev[-1], cond))
+        plan.append((mu, D, m, use_pg, (ev[-1] + ev[0]) / 2.0, cond))
     # chunks of objects (PG objects batched; LH objects one at a time)
     pg_objs = [p for p in plan if p[3]]
     lh_objs = [p for p in plan if not p[3]]
@@ -171,7 +173,7 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     return _finish(Y, T, S, beta, status)
 
 
-def _solve_chunk_pg(frames, draws, kappa, lmax, n_iter) -> list[AnchorDraws]:
+def _solve_chunk_pg(frames, draws, kappa, half_lmu, n_iter) -> list[AnchorDraws]:
     """Batched projected gradient for well-conditioned objects (exact to the KKT check)."""
     b = len(frames)
     n_t = draws[0].shape[0]
@@ -188,7 +190,7 @@ def _solve_chunk_pg(frames, draws, kappa, lmax, n_iter) -> list[AnchorDraws]:
         Tk[i, :, -1] = T[:, -1] + kappa
     H = np.swapaxes(S, 1, 2) @ S  # (b, m, m)
     q = Tk @ S  # (b, n_t, m)
-    step = (1.0 / np.asarray(lmax))[:, None, None]
+    step = (1.0 / np.asarray(half_lmu))[:, None, None]  # 2/(L+μ)
     beta = np.maximum(q, 0.0) * step
     for _ in range(n_iter):
         beta = np.maximum(beta - (beta @ H - q) * step, 0.0)

@@ -210,9 +210,18 @@ def minimize_stiefel(
     Z. Wen, W. Yin, Math. Program. 142, 397–434 (2013), Algorithm 2 (curvilinear search with
     BB steps); ``analysis.md`` §4.3.
     """
-    X = np.array(X0, dtype=np.float64, copy=True)
-    r, n, k = X.shape
+    X0 = np.array(X0, dtype=np.float64, copy=True)
+    r, n, k = X0.shape
     low_rank = k < n / 2
+    # final values per start (written when a start stops, or at the end)
+    X_out = X0.copy()
+    F_out = np.empty(r)
+    nrm_out = np.empty(r)
+    n_iter = np.zeros(r, dtype=int)
+    status = np.full(r, STATUS_MAX_ITER, dtype=int)
+    # state of the starts still running ("active"), kept compact
+    idx = np.arange(r)
+    X = X0
     F, G = fun(X)
     dtX = G - X @ (np.swapaxes(G, 1, 2) @ X)
     nrmG = np.sqrt(np.einsum("rnk,rnk->r", dtX, dtX))
@@ -223,70 +232,70 @@ def minimize_stiefel(
     gt = np.full(r, float(gtol))
     ft = np.full(r, float(ftol))
     hist = np.zeros((r, nt, 2))
-    n_iter = np.zeros(r, dtype=int)
-    status = np.full(r, STATUS_MAX_ITER, dtype=int)
-    active = np.arange(r)
     sqrt_n = np.sqrt(n)
+    itr = 0
     for itr in range(1, max_iter + 1):
-        if active.size == 0:
-            break
-        Xa, Ga, Fa, dta = X[active], G[active], F[active], dtX[active]
-        ta = tau[active]
-        deriv = rho * nrmG[active] ** 2
-        Xn = np.empty_like(Xa)
-        Fn = np.empty_like(Fa)
-        Gn = np.empty_like(Ga)
-        pending = np.arange(active.size)
-        for nls in range(1, 6):
-            Xt = _cayley_step(Xa[pending], Ga[pending], ta[pending], low_rank)
-            Ft, Gt = fun(Xt)
-            ok = (Ft <= Cval[active][pending] - ta[pending] * deriv[pending]) | (nls >= 5)
-            done = pending[ok]
-            Xn[done], Fn[done], Gn[done] = Xt[ok], Ft[ok], Gt[ok]
-            pending = pending[~ok]
-            if pending.size == 0:
-                break
-            ta[pending] *= eta
+        deriv = rho * nrmG**2
+        Xn = _cayley_step(X, G, tau, low_rank)
+        Fn, Gn = fun(Xn)
+        ok = Fn <= Cval - tau * deriv
+        if not ok.all():
+            pending = np.flatnonzero(~ok)
+            for nls in range(2, 6):
+                tau[pending] *= eta
+                Xt = _cayley_step(X[pending], G[pending], tau[pending], low_rank)
+                Ft, Gt = fun(Xt)
+                acc = (Ft <= Cval[pending] - tau[pending] * deriv[pending]) | (nls >= 5)
+                done = pending[acc]
+                Xn[done], Fn[done], Gn[done] = Xt[acc], Ft[acc], Gt[acc]
+                pending = pending[~acc]
+                if pending.size == 0:
+                    break
         dtn = Gn - Xn @ (np.swapaxes(Gn, 1, 2) @ Xn)
-        nrm = np.sqrt(np.einsum("rnk,rnk->r", dtn, dtn))
-        S = Xn - Xa
+        nrmG = np.sqrt(np.einsum("rnk,rnk->r", dtn, dtn))
+        S = Xn - X
         XDiff = np.sqrt(np.einsum("rnk,rnk->r", S, S)) / sqrt_n
-        FDiff = np.abs(Fa - Fn) / (np.abs(Fa) + 1.0)
-        Y = dtn - dta
+        FDiff = np.abs(F - Fn) / (np.abs(F) + 1.0)
+        Y = dtn - dtX
         SY = np.abs(np.einsum("rnk,rnk->r", S, Y))
         with np.errstate(divide="ignore", invalid="ignore"):
             if itr % 2 == 0:
-                tnew = np.einsum("rnk,rnk->r", S, S) / SY
+                tau = np.einsum("rnk,rnk->r", S, S) / SY
             else:
-                tnew = SY / np.einsum("rnk,rnk->r", Y, Y)
-        tnew = np.where(np.isfinite(tnew), tnew, tau0)
-        tnew = np.clip(tnew, 1e-20, 1e20)
-
-        X[active], F[active], G[active], dtX[active] = Xn, Fn, Gn, dtn
-        nrmG[active] = nrm
-        tau[active] = tnew
-        n_iter[active] = itr
-        hist[active, (itr - 1) % nt, 0] = XDiff
-        hist[active, (itr - 1) % nt, 1] = FDiff
-        mean_hist = hist[active, : min(nt, itr)].mean(axis=1)  # last nt iterations
-        xa, ga, fa = xt[active], gt[active], ft[active]
-        stop = ((XDiff < xa) & (FDiff < fa)) | (nrm < ga) | (
-            (mean_hist[:, 0] < 10 * xa) & (mean_hist[:, 1] < 10 * fa)
+                tau = SY / np.einsum("rnk,rnk->r", Y, Y)
+        tau = np.clip(np.where(np.isfinite(tau), tau, tau0), 1e-20, 1e20)
+        X, F, G, dtX = Xn, Fn, Gn, dtn
+        hist[:, (itr - 1) % nt, 0] = XDiff
+        hist[:, (itr - 1) % nt, 1] = FDiff
+        mean_hist = hist[:, : min(nt, itr)].mean(axis=1)  # the last nt iterations
+        stop = ((XDiff < xt) & (FDiff < ft)) | (nrmG < gt) | (
+            (mean_hist[:, 0] < 10 * xt) & (mean_hist[:, 1] < 10 * ft)
         )
+        Qn = gamma * Q + 1.0
+        Cval = (gamma * Q * Cval + F) / Qn
+        Q = Qn
         if itr <= 2:
-            tighten = active[stop]
-            xt[tighten] *= 0.1
-            ft[tighten] *= 0.1
-            gt[tighten] *= 0.1
-            finished = np.zeros(active.size, dtype=bool)
-        else:
-            finished = stop
-        status[active[finished]] = STATUS_CONVERGED
-        Qa = Q[active]
-        Qn = gamma * Qa + 1.0
-        Cval[active] = (gamma * Qa * Cval[active] + Fn) / Qn
-        Q[active] = Qn
-        active = active[~finished]
+            xt = np.where(stop, 0.1 * xt, xt)
+            ft = np.where(stop, 0.1 * ft, ft)
+            gt = np.where(stop, 0.1 * gt, gt)
+            continue
+        if stop.any():
+            fin = idx[stop]
+            X_out[fin], F_out[fin], nrm_out[fin] = X[stop], F[stop], nrmG[stop]
+            n_iter[fin] = itr
+            status[fin] = STATUS_CONVERGED
+            keep = ~stop
+            if not keep.any():
+                idx = idx[keep]
+                break
+            idx = idx[keep]
+            X, F, G, dtX, nrmG = X[keep], F[keep], G[keep], dtX[keep], nrmG[keep]
+            Q, Cval, tau = Q[keep], Cval[keep], tau[keep]
+            xt, gt, ft, hist = xt[keep], gt[keep], ft[keep], hist[keep]
+    if idx.size:
+        X_out[idx], F_out[idx], nrm_out[idx] = X, F, nrmG
+        n_iter[idx] = itr
+    X, F, nrmG = X_out, F_out, nrm_out
 
     # final feasibility check (the Cayley steps preserve orthonormality up to rounding)
     err = np.linalg.norm(np.swapaxes(X, 1, 2) @ X - np.eye(k), axis=(1, 2))
