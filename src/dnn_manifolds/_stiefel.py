@@ -65,6 +65,7 @@ class CentreCorrelationCost:
 
     def __init__(self, centres: np.ndarray):
         self.X = np.ascontiguousarray(centres, dtype=np.float64)
+        self.XT = np.ascontiguousarray(self.X.T)
         C = self.X @ self.X.T
         self.diag = np.diag(C).copy()
         self.C2 = C * C
@@ -79,28 +80,23 @@ class CentreCorrelationCost:
         return self.value_and_grad(V, grad=False)[0]
 
     def value_and_grad(self, V: np.ndarray, grad: bool = True):
-        X = self.X
+        X, XT = self.X, self.XT
         c = X @ V  # (r, P, k)
-        c0 = self.diag - np.einsum("rpk,rpk->rp", c, c)
+        c0 = self.diag - (c * c).sum(axis=2)
         # guard against a vanishing residual (the cost is infinite there)
-        c0 = np.maximum(c0, 1e-300)
-        w = 1.0 / c0
+        w = 1.0 / np.maximum(c0, 1e-300)
         Wc = w[..., None] * c
-        Z = X.T @ Wc  # (r, n, k)
-        G = np.swapaxes(c, -1, -2) @ Wc  # (r, k, k)
+        Z = XT @ Wc  # (r, n, k)
+        G = np.swapaxes(c, 1, 2) @ Wc  # (r, k, k)
         C2w = w @ self.C2  # (r, P)
-        F = 0.5 * (
-            np.einsum("rp,rp->r", w, C2w)
-            - 2.0 * np.einsum("rnk,rnk->r", Z, Z)
-            + np.einsum("rij,rij->r", G, G)
-        )
+        F = 0.5 * ((w * C2w).sum(axis=1) - 2.0 * (Z * Z).sum(axis=(1, 2)) + (G * G).sum(axis=(1, 2)))
         if not grad:
             return F, None
         XZ = X @ Z  # (r, P, k)
-        cG = c @ G
-        h = C2w - 2.0 * np.einsum("rpk,rpk->rp", c, XZ) + np.einsum("rpk,rpk->rp", cG, c)
-        g = -2.0 * w[..., None] * (XZ - cG) + 2.0 * (w * w * h)[..., None] * c
-        return F, X.T @ g
+        D = XZ - c @ G  # W⁻¹·(direct part)/(−2) = XZ − cG
+        h = C2w - ((XZ + D) * c).sum(axis=2)  # C2w − 2 c·XZ + c·cG
+        g = (2.0 * w * w * h)[..., None] * c - 2.0 * w[..., None] * D
+        return F, XT @ g
 
     def naive_value(self, V: np.ndarray) -> float:
         """Reference value ½ Σ_{μν} A²/(c⁰c⁰) from the P × P residual Gram (for tests)."""
