@@ -269,9 +269,14 @@ def test_margin_problem_matches_generic_qp():
 def test_ill_conditioned_manifolds_use_lawson_hanson():
     rng = np.random.default_rng(11)
     Y = rng.standard_normal((2, 30))  # 30 points in 2 dims: more points than dims + 1
-    a = solve_anchor_points([Y - Y.mean(1, keepdims=True)], [rng.standard_normal((50, 3))], 0.0)[0]
+    Y = Y - Y.mean(1, keepdims=True)
+    T = rng.standard_normal((50, 3))
+    a = solve_anchor_points([Y], [T], 0.0)[0]
     assert set(np.unique(a.status)) <= {INTERIOR, LAWSON_HANSON}
     assert np.any(a.status == LAWSON_HANSON)
+    S = np.vstack([Y, np.ones((1, 30))])
+    expected = [np.sum((S @ nnls(S, t)[0]) ** 2) for t in T]
+    np.testing.assert_allclose(a.delta, expected, rtol=1e-10, atol=1e-14)
 
 
 # ----------------------------------------------------------------------------- manifold geometry

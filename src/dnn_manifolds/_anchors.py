@@ -32,6 +32,27 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
+try:  # scipy's compiled Lawson–Hanson without the per-call validation of the public wrapper
+    from scipy.optimize._slsqplib import nnls as _nnls_compiled
+except ImportError:  # pragma: no cover - other scipy versions
+    _nnls_compiled = None
+
+
+def _lawson_hanson(A: np.ndarray, b: np.ndarray, maxiter: int) -> np.ndarray:
+    """Exact NNLS min ‖Ax − b‖, x ≥ 0 (Lawson–Hanson); RuntimeError at the iteration limit.
+
+    ``A`` must be a C-contiguous float64 array and ``b`` a float64 vector (validated once by the
+    caller). Uses scipy's compiled routine directly when its private entry point exists (it
+    leaves its inputs untouched and returns ``(x, rnorm, info)``, ``info == 3`` meaning the
+    iteration limit), else the public :func:`scipy.optimize.nnls`.
+    """
+    if _nnls_compiled is not None:
+        x, _rnorm, info = _nnls_compiled(A, b, maxiter)
+        if info == 3:
+            raise RuntimeError("Maximum number of iterations reached.")
+        return x
+    return nnls(A, b, maxiter=maxiter)[0]
+
 INTERIOR, PROJECTED_GRADIENT, LAWSON_HANSON, FAILED = 0, 1, 2, 3
 SOLVER_STATUS = ("interior", "projected_gradient", "lawson_hanson", "failed")
 """Names of the per-draw solver status codes 0–3."""
@@ -156,8 +177,8 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     """Lawson–Hanson NNLS per draw for one manifold (ill-conditioned Gram matrix)."""
     D, m = Y.shape
     n_t = T.shape[0]
-    S = np.vstack([Y, np.ones((1, m))])
-    Tk = T.copy()
+    S = np.ascontiguousarray(np.vstack([Y, np.ones((1, m))]))
+    Tk = np.array(T, dtype=np.float64, order="C")
     Tk[:, -1] += kappa
     proj = Tk @ S
     interior = proj.max(axis=1) <= 0
@@ -165,7 +186,7 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     status = np.full(n_t, INTERIOR, dtype=np.int8)
     for i in np.flatnonzero(~interior):
         try:
-            beta[i] = nnls(S, Tk[i], maxiter=50 * m)[0]
+            beta[i] = _lawson_hanson(S, Tk[i], 50 * m)
             status[i] = LAWSON_HANSON
         except RuntimeError:
             beta[i] = np.nan
@@ -201,7 +222,7 @@ def _solve_chunk_pg(frames, draws, kappa, half_lmu, n_iter) -> list[AnchorDraws]
     results = []
     for i, (Y, T) in enumerate(zip(frames, draws)):
         D, mi = Y.shape
-        Si = S[i, [*range(D), d - 1], :mi]
+        Si = np.ascontiguousarray(S[i, [*range(D), d - 1], :mi])
         bi = beta[i].copy()
         if mi < m:  # fold the padded copies back onto the first point
             bi[:, 0] += bi[:, mi:].sum(axis=1)
@@ -213,7 +234,7 @@ def _solve_chunk_pg(frames, draws, kappa, half_lmu, n_iter) -> list[AnchorDraws]
         Tki = Tk[i][:, [*range(D), d - 1]]
         for j in bad:
             try:
-                bi[j] = nnls(Si, Tki[j], maxiter=50 * mi)[0]
+                bi[j] = _lawson_hanson(Si, np.ascontiguousarray(Tki[j]), 50 * mi)
                 status[j] = LAWSON_HANSON
             except RuntimeError:
                 bi[j] = np.nan
