@@ -488,14 +488,24 @@ def manifold_contact_sheet(
         raise ValueError(
             f"unknown transform {transform!r}; choose one of {list(TRANSFORMS_1D + TRANSFORMS_2D)}"
         )
-    mats = manifold_transforms(kind, transform, range_factor=range_factor, n_samples=n_samples,
-                               rng=np.random.default_rng(seed))
+    if kind == "1d":
+        mats, values = one_dimensional_transforms(transform, range_factor=range_factor, n_samples=n_samples)
+        if "translation" in transform:
+            titles = [f"{v * PIXELS_PER_UNIT:+.2f} px" for v in values]
+        elif "scale" in transform:
+            titles = [f"×{v:.3f}" for v in values]
+        elif "shear" in transform:
+            titles = [f"shear {v:+.3f}" for v in values]
+        else:
+            titles = [f"{math.degrees(v):+.1f}°" for v in values]
+    else:
+        mats, coords = random_transforms_2d(transform, range_factor=range_factor, n_samples=n_samples,
+                                            rng=np.random.default_rng(seed))
+        titles = [f"({c0:+.3f}, {c1:+.3f})" for c0, c1 in coords]
     with StimulusSet(stimuli_path) as stim:
         image = stim.image(image_index)
         label = stim.labels[image_index]
     warped = warp_images(image[None], mats).permute(0, 2, 3, 1).numpy()
-    titles = [" ".join(f"{v:+.3f}" for v in m.reshape(-1)[[0, 1, 2, 3, 4, 5]] - [1, 0, 0, 0, 1, 0]
-                       if abs(v) > 1e-12) or "identity" for m in mats]
     return plot_contact_sheet(
         warped, out_path, titles=titles,
         suptitle=f"image {image_index} ({label}), {transform}, range factor {range_factor} px",
