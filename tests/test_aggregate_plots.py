@@ -9,12 +9,15 @@ from dnn_manifolds.fileio import write_netcdf
 
 
 def _result(tmp_path, name, values, *, failures=0, total=10, seed=7):
+    """An analysis output shaped like the capacity's: scalars plus a status-count table."""
+    counts = np.array([[total - failures - 2, 2, failures], [5, 0, 0]])
     ds = xr.Dataset(
         {k: ((), v, {"long_name": k.upper()}) for k, v in values.items()}
-        | {"solver_failures": ((), failures), "solver_total": ((), total)},
+        | {"status_count": (("n_features", "status"), counts)},
+        coords={"status": ["certified", "shortcut", "failed"], "n_features": [10, 20]},
         attrs={"seed": seed, "dnn_manifolds_version": "9.9", "config_digest": "abc"},
     )
-    ds["curve"] = ("n_features", np.linspace(0, 1, 5))  # non-scalar: not a measure
+    ds["curve"] = ("n_features", np.linspace(0, 1, 2))  # non-scalar: not a measure
     path = tmp_path / f"{name}.nc"
     write_netcdf(ds, path)
     return path
@@ -24,8 +27,8 @@ def _entries(tmp_path):
     entries = []
     for i, layer in enumerate(["pixels", "conv1", "fc"]):
         for transform in ["x-translation", "rotation"]:
-            cap = _result(tmp_path, f"c{i}{transform}", {"capacity": 0.1 * (i + 1)}, failures=6 if layer == "fc" else 0)
-            geo = _result(tmp_path, f"g{i}{transform}", {"alpha_m": 0.12 * (i + 1), "radius": 1.0 / (i + 1), "dimension": 10.0 - i, "center_correlation": 0.3})
+            cap = _result(tmp_path, f"c{i}{transform}", {"capacity": 0.1 * (i + 1)}, failures=12 if layer == "fc" else 0, total=14)
+            geo = _result(tmp_path, f"g{i}{transform}", {"capacity": 0.12 * (i + 1), "radius": 1.0 / (i + 1), "dimension": 10.0 - i, "centre_correlation": 0.3})
             common = dict(network="net", kind="one_d", layer=layer, layer_index=i, transform=transform)
             entries.append(dict(path=cap, analysis="capacity", **common))
             entries.append(dict(path=geo, analysis="geometry", **common))
@@ -36,12 +39,14 @@ def test_table_has_one_row_per_measure_with_provenance_and_flags(tmp_path):
     table = aggregate.build_table(_entries(tmp_path))
     assert list(table.columns) == list(aggregate.COLUMNS)
     assert len(table) == 3 * 2 * (1 + 4)
-    row = table[(table.layer == "conv1") & (table.measure == "capacity") & (table["transform"] == "rotation")].iloc[0]
-    assert row.value == pytest.approx(0.2)
+    rows = table[(table.layer == "conv1") & (table.measure == "capacity") & (table["transform"] == "rotation")]
+    assert dict(zip(rows.analysis, rows.value)) == pytest.approx({"capacity": 0.2, "geometry": 0.24})
+    row = rows[rows.analysis == "capacity"].iloc[0]
     assert row.seed == "7" and row.dnn_manifolds_version == "9.9" and row.long_name == "CAPACITY"
     flagged = table[table.flagged]
     assert set(flagged.layer) == {"fc"} and set(flagged.analysis) == {"capacity"}
-    assert (flagged.solver_failures == 6).all()
+    assert (flagged.solver_failures == 12).all() and (flagged.solver_total == 19).all()
+    assert (table[~table.flagged].solver_failures == 0).all()
 
 
 def test_table_refuses_missing_inputs(tmp_path):
@@ -78,4 +83,4 @@ def test_figures_are_written_as_nonempty_png_and_pdf(tmp_path):
 def test_figure_without_its_measures_is_an_error(tmp_path):
     table = aggregate.build_table(_entries(tmp_path))
     with pytest.raises(ValueError, match="none of the measures"):
-        plots.plot_measures_vs_layer(table, tmp_path / "x", measures={"nope": "nope"}, title="t")
+        plots.plot_measures_vs_layer(table, tmp_path / "x", measures={("geometry", "nope"): "nope"}, title="t")

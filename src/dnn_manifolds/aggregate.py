@@ -47,22 +47,34 @@ COLUMNS = (
 FLAG_FAILURE_FRACTION = 0.5
 """A job whose solver failure fraction exceeds this is flagged (its values are not trusted)."""
 
-FAILURE_VARIABLES = ("solver_failures", "n_solver_failures", "n_failed")
-TOTAL_VARIABLES = ("solver_total", "n_solves", "n_solver_calls")
+FAILED_STATUS = "failed"
+"""Status label that counts as a solver failure in the outputs' status-count variables."""
+
+
+def solver_counts(ds: xr.Dataset) -> tuple[int, int]:
+    """(failed, total) solves recorded in an analysis output.
+
+    Every variable with a dimension whose coordinate lists statuses (a ``"failed"`` entry among
+    them) is a status-count table: the capacity's ``status_count`` (n_features × status) and
+    the geometry's ``solver_count`` (solver_status). Failures are its ``"failed"`` entries;
+    the total is the sum over all statuses.
+    """
+    failed = total = 0
+    for var in ds.data_vars.values():
+        for dim in var.dims:
+            if dim in ds.coords and ds[dim].dtype.kind in "OUS":
+                labels = [str(v) for v in ds[dim].values]
+                if FAILED_STATUS in labels:
+                    values = np.asarray(var.values, dtype=float)
+                    failed += int(np.nansum(var.sel({dim: FAILED_STATUS}).values))
+                    total += int(np.nansum(values))
+                    break
+    return failed, total
 
 
 def _scalar(value: Any) -> Any:
     arr = np.asarray(value)
     return arr.item() if arr.ndim == 0 else value
-
-
-def _count(ds: xr.Dataset, names: Sequence[str]) -> int | None:
-    for name in names:
-        if name in ds.variables and ds[name].ndim == 0:
-            return int(ds[name].values)
-        if name in ds.attrs:
-            return int(ds.attrs[name])
-    return None
 
 
 def _seed(ds: xr.Dataset) -> Any:
@@ -85,20 +97,15 @@ def tidy_records(
 ) -> list[dict[str, Any]]:
     """Rows of the tidy table for one analysis output.
 
-    Every numeric 0-d data variable of ``ds`` is a measure, except the solver counters and
-    the seed, which become columns. Variables with a ``session`` dim of length 1 are squeezed.
+    Every numeric 0-d data variable of ``ds`` is a measure (named as in the output; the
+    ``analysis`` column tells the capacity's ``capacity`` (α_c) from the geometry's
+    ``capacity`` (α_M)); the seed and the solver counts (:func:`solver_counts`) become columns.
+    Variables with a ``session`` dim of length 1 are squeezed.
     """
     ds = ds.squeeze(drop=False) if "session" in ds.dims and ds.sizes["session"] == 1 else ds
-    failures = _count(ds, FAILURE_VARIABLES)
-    total = _count(ds, TOTAL_VARIABLES)
-    if failures is None and "solver_status" in ds.variables:
-        status = ds["solver_status"]
-        failures = int((status.values != 0).sum())
-        total = int(status.size)
-    failures = int(failures or 0)
-    total = int(total or 0)
+    failures, total = solver_counts(ds)
     flagged = bool(total and failures / total > FLAG_FAILURE_FRACTION)
-    skip = set(FAILURE_VARIABLES) | set(TOTAL_VARIABLES) | {"seed"}
+    skip = {"seed"}
     rows = []
     for name, var in ds.data_vars.items():
         if name in skip or var.ndim != 0 or var.dtype.kind not in "biuf":

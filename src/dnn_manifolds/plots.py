@@ -27,12 +27,20 @@ import pandas as pd  # noqa: E402
 
 from .fileio import atomic_path  # noqa: E402
 
+DIRECT_CAPACITY = ("capacity", "capacity")
+"""(analysis, measure) of the direct capacity α_c in the tidy table."""
+THEORY_CAPACITY = ("geometry", "capacity")
+"""(analysis, measure) of the mean-field-theory capacity α_M (harmonic mean over objects)."""
+RADIUS = ("geometry", "radius")
+DIMENSION = ("geometry", "dimension")
+CENTRE_CORRELATION = ("geometry", "centre_correlation")
+
 LABELS = {
-    "capacity": r"direct capacity $\alpha_c = P/N_c$",
-    "alpha_m": r"theory capacity $\alpha_M$",
-    "radius": r"manifold radius $R_M$",
-    "dimension": r"manifold dimension $D_M$",
-    "center_correlation": r"centre correlation $\rho_c$",
+    DIRECT_CAPACITY: r"direct capacity $\alpha_c = P/N_c$",
+    THEORY_CAPACITY: r"theory capacity $\alpha_M$",
+    RADIUS: r"manifold radius $R_M$",
+    DIMENSION: r"manifold dimension $D_M$",
+    CENTRE_CORRELATION: r"centre correlation $\rho_c$",
 }
 
 
@@ -49,9 +57,9 @@ def save_figure(fig, path: str | os.PathLike) -> list[Path]:
     return out
 
 
-def _series(table: pd.DataFrame, measure: str) -> pd.DataFrame:
-    sub = table[table["measure"] == measure]
-    return sub.sort_values("layer_index")
+def _select(table: pd.DataFrame, key: tuple[str, str]) -> pd.DataFrame:
+    analysis, measure = key
+    return table[(table["analysis"] == analysis) & (table["measure"] == measure)]
 
 
 def _layer_axis(ax, sub: pd.DataFrame) -> None:
@@ -65,20 +73,20 @@ def plot_measures_vs_layer(
     table: pd.DataFrame,
     path: str | os.PathLike,
     *,
-    measures: Mapping[str, str],
+    measures: Mapping[tuple[str, str], str],
     title: str,
 ) -> list[Path]:
-    """One panel per network, one line per (measure, manifold kind, transform) along the layers.
+    """One panel per network and measure, one line per (manifold kind, transform) along the layers.
 
     Parameters
     ----------
     table : DataFrame
         The tidy table.
     measures : mapping
-        ``{measure name in the table: axis/legend label}``; measures absent from the table are
-        skipped, and a figure with none of them raises ``ValueError``.
+        ``{(analysis, measure): axis label}``; measures absent from the table are skipped, and
+        a figure with none of them raises ``ValueError``.
     """
-    present = [m for m in measures if (table["measure"] == m).any()]
+    present = [m for m in measures if not _select(table, m).empty]
     if not present:
         raise ValueError(f"none of the measures {list(measures)} are in the table")
     networks = sorted(table["network"].unique())
@@ -89,7 +97,7 @@ def plot_measures_vs_layer(
         net = table[table["network"] == network]
         for i, measure in enumerate(present):
             ax = axes[i, j]
-            sub = _series(net, measure)
+            sub = _select(net, measure).sort_values("layer_index")
             for (kind, transform), grp in sub.groupby(["kind", "transform"], sort=True):
                 grp = grp.groupby(["layer_index", "layer"], as_index=False)["value"].mean()
                 ax.plot(grp["layer_index"], grp["value"], marker="o", ms=3, label=f"{kind}: {transform}")
@@ -106,49 +114,42 @@ def plot_measures_vs_layer(
     return save_figure(fig, path)
 
 
-def plot_capacity_vs_layer(table: pd.DataFrame, path, *, direct: str = "capacity", theory: str = "alpha_m") -> list[Path]:
+def plot_capacity_vs_layer(table: pd.DataFrame, path) -> list[Path]:
     """Direct capacity α_c and theory capacity α_M against layer, per network."""
     return plot_measures_vs_layer(
         table,
         path,
-        measures={direct: LABELS["capacity"], theory: LABELS["alpha_m"]},
+        measures={k: LABELS[k] for k in (DIRECT_CAPACITY, THEORY_CAPACITY)},
         title="Classification capacity along the network",
     )
 
 
-def plot_geometry_vs_layer(
-    table: pd.DataFrame,
-    path,
-    *,
-    radius: str = "radius",
-    dimension: str = "dimension",
-    correlation: str = "center_correlation",
-) -> list[Path]:
+def plot_geometry_vs_layer(table: pd.DataFrame, path) -> list[Path]:
     """Manifold radius, dimension and centre correlation against layer, per network."""
     return plot_measures_vs_layer(
         table,
         path,
-        measures={radius: LABELS["radius"], dimension: LABELS["dimension"], correlation: LABELS["center_correlation"]},
+        measures={k: LABELS[k] for k in (RADIUS, DIMENSION, CENTRE_CORRELATION)},
         title="Manifold geometry along the network",
     )
 
 
-def plot_theory_vs_simulation(table: pd.DataFrame, path, *, direct: str = "capacity", theory: str = "alpha_m") -> list[Path]:
+def plot_theory_vs_simulation(table: pd.DataFrame, path) -> list[Path]:
     """Scatter of α_M (theory) against α_c (simulation) with the identity line."""
     keys = ["network", "kind", "layer", "layer_index", "transform"]
-    a = table[table["measure"] == direct][keys + ["value"]].rename(columns={"value": "direct"})
-    b = table[table["measure"] == theory][keys + ["value"]].rename(columns={"value": "theory"})
+    a = _select(table, DIRECT_CAPACITY)[keys + ["value"]].rename(columns={"value": "direct"})
+    b = _select(table, THEORY_CAPACITY)[keys + ["value"]].rename(columns={"value": "theory"})
     both = a.merge(b, on=keys)
     if both.empty:
-        raise ValueError(f"no (network, layer, transform) has both {direct!r} and {theory!r}")
+        raise ValueError("no (network, layer, transform) has both a direct and a theory capacity")
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for (network, kind), grp in both.groupby(["network", "kind"], sort=True):
         ax.scatter(grp["direct"], grp["theory"], s=14, label=f"{network} ({kind})")
     lo = float(np.nanmin(both[["direct", "theory"]].to_numpy()))
     hi = float(np.nanmax(both[["direct", "theory"]].to_numpy()))
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
-    ax.set_xlabel(LABELS["capacity"])
-    ax.set_ylabel(LABELS["alpha_m"])
+    ax.set_xlabel(LABELS[DIRECT_CAPACITY])
+    ax.set_ylabel(LABELS[THEORY_CAPACITY])
     ax.set_title("Theory vs simulation")
     ax.legend(fontsize=6)
     ax.grid(alpha=0.3)
