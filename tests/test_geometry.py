@@ -290,23 +290,28 @@ def test_points_give_gardner_capacity(kappa):
     np.testing.assert_allclose(res.objects["capacity_semianalytic"], gardner_capacity(kappa), rtol=1e-12)
     assert res.layer["capacity"] == pytest.approx(gardner_capacity(kappa), rel=1e-12)
     np.testing.assert_array_equal(res.objects["anchor_radius"], 0.0)
+    # the ball formula uses the given κ (the original's point-cloud code used κ = 0, §10.14)
+    np.testing.assert_allclose(res.objects["capacity_ball"], gardner_capacity(kappa), rtol=1e-12)
     assert np.all(np.isnan(res.objects["anchor_dimension"]))
     # the direct estimate: E[(t0+κ)²₊] over 40 × 400 draws, SE ≈ 1.5 %
     assert res.layer["capacity_direct_harmonic"] == pytest.approx(gardner_capacity(kappa), rel=0.06)
 
 
 @pytest.mark.parametrize(
-    "shape, dim, radius, n_samples, n_t",
-    [("circle", 2, 1.0, 200, 1500), ("circle", 2, 0.5, 200, 1500), ("circle", 2, 2.0, 200, 1500),
-     ("sphere", 5, 1.0, 600, 1000), ("segment", 1, 1.0, 2, 3000)],
+    "shape, dim, radius, n_samples, n_t, semianalytic",
+    [("circle", 2, 1.0, 200, 1500, 0.691), ("circle", 2, 0.5, 200, 1500, 0.958),
+     ("circle", 2, 2.0, 200, 1500, 0.567), ("sphere", 5, 1.0, 600, 1000, 0.341),
+     ("segment", 1, 1.0, 2, 3000, 1.060)],
 )
-def test_balls_match_ball_capacity(shape, dim, radius, n_samples, n_t):
+def test_balls_match_ball_capacity(shape, dim, radius, n_samples, n_t, semianalytic):
     rng = np.random.default_rng(13)
     X = sphere_manifolds(2, dim, radius, n_samples, rng=rng, shape=shape)
     res = manifold_geometry(X, method="smooth", n_t=n_t, rng=2, max_k=0)
     expected = ball_capacity(radius, dim)
     assert res.n_common == 0
     assert res.layer["capacity_direct_harmonic"] == pytest.approx(expected, rel=0.05)
+    # the semi-analytic alphac_hat overestimates (analysis.md §8 table, §10.2)
+    assert res.layer["capacity_semianalytic_harmonic"] == pytest.approx(semianalytic, rel=0.04)
     # R_M, D_M of the anchor points: the sphere's R and D (analysis.md §8: ~10 %)
     assert res.layer["radius"] == pytest.approx(radius, rel=0.12)
     assert np.mean(res.objects["anchor_dimension"]) == pytest.approx(dim, rel=0.1)
