@@ -28,7 +28,13 @@ import subprocess
 import sys
 import time
 
-REFERENCE_A = {"capacity": 0.040, "radius": 1.476, "dimension": 36.16, "centre_correlation": 0.014, "K": 1}
+REFERENCE_A = {
+    "capacity": 0.040,
+    "radius": 1.476,
+    "dimension": 36.16,
+    "centre_correlation": 0.014,
+    "K": 1,
+}
 
 
 def make_case(case: str):
@@ -74,12 +80,20 @@ def run_case(case: str, method: str, seeds: list[int], n_t: int) -> dict:
         )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     data_mb = sum(x.nbytes for x in X) / 2**20
-    return {"case": case, "method": method, "n_t": n_t, "rows": rows, "peak_rss_mb": round(peak_mb, 1),
-            "input_mb": round(data_mb, 1)}
+    return {
+        "case": case,
+        "method": method,
+        "n_t": n_t,
+        "rows": rows,
+        "peak_rss_mb": round(peak_mb, 1),
+        "input_mb": round(data_mb, 1),
+    }
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--case", choices=["a", "b"], action="append")
     p.add_argument("--method", default="point_cloud", choices=["point_cloud", "smooth"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -92,11 +106,26 @@ def main(argv=None) -> int:
         return 0
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for case in cases:
-        cmd = [sys.executable, __file__, "--json", "--case", case, "--method", args.method,
-               "--n-t", str(args.n_t), "--seeds", *map(str, args.seeds)]
-        out = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
-        print(f"case {case}  method={out['method']}  n_t={out['n_t']}  input {out['input_mb']} MiB  "
-              f"peak RSS {out['peak_rss_mb']} MiB")
+        cmd = [
+            sys.executable,
+            __file__,
+            "--json",
+            "--case",
+            case,
+            "--method",
+            args.method,
+            "--n-t",
+            str(args.n_t),
+            "--seeds",
+            *map(str, args.seeds),
+        ]
+        out = json.loads(
+            subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+        )
+        print(
+            f"case {case}  method={out['method']}  n_t={out['n_t']}  input {out['input_mb']} MiB  "
+            f"peak RSS {out['peak_rss_mb']} MiB"
+        )
         if case == "a":
             print(f"  reference (point-cloud Python port): {REFERENCE_A}")
         for r in out["rows"]:

@@ -33,8 +33,9 @@ from dnn_manifolds.geometry import (
 # ----------------------------------------------------------------------------- helpers
 
 
-def sphere_manifolds(n_pairs, dim, radius, n_samples, *, rng, shape="sphere", extra_neurons=0,
-                     exact_centres=False):
+def sphere_manifolds(
+    n_pairs, dim, radius, n_samples, *, rng, shape="sphere", extra_neurons=0, exact_centres=False
+):
     """Objects = D-spheres (or circles/segments) of radius R around centres ±e_i of norm 1.
 
     Centres come in antipodal pairs so the global mean is 0 and every centre keeps norm 1; the
@@ -72,8 +73,18 @@ def test_gardner_capacity_is_two_at_zero_margin():
 
 @pytest.mark.parametrize(
     "kappa, expected",
-    [(-2, 173.3485), (-1, 13.27320), (-0.5, 4.770099), (0, 2.0), (0.5, 0.961205),
-     (1, 0.519572), (2, 0.200231), (3, 0.100002), (5, 0.0384615), (10, 0.00990099)],
+    [
+        (-2, 173.3485),
+        (-1, 13.27320),
+        (-0.5, 4.770099),
+        (0, 2.0),
+        (0.5, 0.961205),
+        (1, 0.519572),
+        (2, 0.200231),
+        (3, 0.100002),
+        (5, 0.0384615),
+        (10, 0.00990099),
+    ],
 )
 def test_gardner_capacity_matches_table(kappa, expected):
     assert gardner_capacity(kappa) == pytest.approx(expected, rel=2e-6)
@@ -96,9 +107,20 @@ def test_gardner_capacity_large_margin_limit_is_inverse_square():
 
 @pytest.mark.parametrize(
     "radius, dim, expected",
-    [(0.2, 50, 0.35023), (0.5, 1, 1.25760), (0.5, 2, 0.94986), (0.5, 5, 0.57651),
-     (0.5, 10, 0.36005), (0.5, 50, 0.09259), (2, 1, 0.82999), (2, 2, 0.51355),
-     (2, 50, 0.02488), (100, 1, 0.66951), (100, 2, 0.40161), (100, 5, 0.18239)],
+    [
+        (0.2, 50, 0.35023),
+        (0.5, 1, 1.25760),
+        (0.5, 2, 0.94986),
+        (0.5, 5, 0.57651),
+        (0.5, 10, 0.36005),
+        (0.5, 50, 0.09259),
+        (2, 1, 0.82999),
+        (2, 2, 0.51355),
+        (2, 50, 0.02488),
+        (100, 1, 0.66951),
+        (100, 2, 0.40161),
+        (100, 5, 0.18239),
+    ],
 )
 def test_ball_capacity_matches_table(radius, dim, expected):
     assert ball_capacity(radius, dim) == pytest.approx(expected, abs=1.5e-5)
@@ -158,7 +180,8 @@ def test_centre_cost_matches_naive_definition():
     V = np.linalg.qr(rng.standard_normal((9, 2)))[0]
     cost = CentreCorrelationCost(X)
     R = X - X @ V @ V.T
-    rho = np.corrcoef(R) if False else (R @ R.T) / np.outer(*2 * [np.linalg.norm(R, axis=1)])
+    norms = np.linalg.norm(R, axis=1)
+    rho = (R @ R.T) / np.outer(norms, norms)
     assert cost.value(V[None])[0] == pytest.approx(0.5 * np.sum(rho**2), rel=1e-12)
     assert cost.naive_value(V) == pytest.approx(0.5 * np.sum(rho**2), rel=1e-12)
 
@@ -176,7 +199,9 @@ def test_minimize_stiefel_recovers_top_eigenvalues():
     res = minimize_stiefel(fun, Y0, xtol=1e-8, gtol=1e-8, max_iter=5000)
     top = np.sort(np.linalg.eigvalsh(A))[-5:].sum()
     np.testing.assert_allclose(res.fun, -0.5 * top, rtol=1e-8)
-    np.testing.assert_allclose(np.swapaxes(res.x, 1, 2) @ res.x, np.broadcast_to(np.eye(5), (4, 5, 5)), atol=1e-12)
+    np.testing.assert_allclose(
+        np.swapaxes(res.x, 1, 2) @ res.x, np.broadcast_to(np.eye(5), (4, 5, 5)), atol=1e-12
+    )
     assert np.all(res.status == 0)
 
 
@@ -206,7 +231,9 @@ def test_optimal_rank_smooth_allows_zero_and_point_cloud_does_not():
     assert smooth.n_common == 0
     assert list(smooth.k) == [0, 1, 2, 3]  # stops at k > K + 3
     assert cloud.n_common >= 1
-    assert cloud.k[0] == 0 and cloud.mean_abs_corrcoef[0] == pytest.approx(smooth.mean_abs_corrcoef[0])
+    assert cloud.k[0] == 0 and cloud.mean_abs_corrcoef[0] == pytest.approx(
+        smooth.mean_abs_corrcoef[0]
+    )
 
 
 # ----------------------------------------------------------------------------- anchor points
@@ -259,9 +286,14 @@ def test_margin_problem_matches_generic_qp():
     a = solve_anchor_points([Y], [T], kappa)[0]
     for i in range(8):
         sol = minimize(
-            lambda v: np.sum((v - T[i]) ** 2), T[i], jac=lambda v: 2 * (v - T[i]),
-            constraints=[{"type": "ineq", "fun": lambda v: -kappa - S.T @ v, "jac": lambda v: -S.T}],
-            method="SLSQP", options={"ftol": 1e-14, "maxiter": 500},
+            lambda v: np.sum((v - T[i]) ** 2),
+            T[i],
+            jac=lambda v: 2 * (v - T[i]),
+            constraints=[
+                {"type": "ineq", "fun": lambda v: -kappa - S.T @ v, "jac": lambda v: -S.T}
+            ],
+            method="SLSQP",
+            options={"ftol": 1e-14, "maxiter": 500},
         )
         assert a.delta[i] == pytest.approx(np.sum((sol.x - T[i]) ** 2), rel=1e-5, abs=1e-9)
 
@@ -287,7 +319,9 @@ def test_points_give_gardner_capacity(kappa):
     rng = np.random.default_rng(12)
     X = rng.standard_normal((50, 1, 40))
     res = manifold_geometry(X, method="smooth", n_t=400, kappa=kappa, rng=1, max_k=0)
-    np.testing.assert_allclose(res.objects["capacity_semianalytic"], gardner_capacity(kappa), rtol=1e-12)
+    np.testing.assert_allclose(
+        res.objects["capacity_semianalytic"], gardner_capacity(kappa), rtol=1e-12
+    )
     assert res.layer["capacity"] == pytest.approx(gardner_capacity(kappa), rel=1e-12)
     np.testing.assert_array_equal(res.objects["anchor_radius"], 0.0)
     # the ball formula uses the given κ (the original's point-cloud code used κ = 0, §10.14)
@@ -299,9 +333,13 @@ def test_points_give_gardner_capacity(kappa):
 
 @pytest.mark.parametrize(
     "shape, dim, radius, n_samples, n_t, semianalytic",
-    [("circle", 2, 1.0, 200, 1500, 0.691), ("circle", 2, 0.5, 200, 1500, 0.958),
-     ("circle", 2, 2.0, 200, 1500, 0.567), ("sphere", 5, 1.0, 600, 1000, 0.341),
-     ("segment", 1, 1.0, 2, 3000, 1.060)],
+    [
+        ("circle", 2, 1.0, 200, 1500, 0.691),
+        ("circle", 2, 0.5, 200, 1500, 0.958),
+        ("circle", 2, 2.0, 200, 1500, 0.567),
+        ("sphere", 5, 1.0, 600, 1000, 0.341),
+        ("segment", 1, 1.0, 2, 3000, 1.060),
+    ],
 )
 def test_balls_match_ball_capacity(shape, dim, radius, n_samples, n_t, semianalytic):
     rng = np.random.default_rng(13)
@@ -343,7 +381,9 @@ def test_missing_samples_are_dropped():
     ragged = [X[:, :, p] for p in range(4)]
     a = manifold_geometry(Xn, method="point_cloud", n_t=100, rng=4)
     b = manifold_geometry(ragged, method="point_cloud", n_t=100, rng=4)
-    np.testing.assert_allclose(a.objects["object_capacity"], b.objects["object_capacity"], rtol=1e-9)
+    np.testing.assert_allclose(
+        a.objects["object_capacity"], b.objects["object_capacity"], rtol=1e-9
+    )
     assert a.n_common == b.n_common
 
 
@@ -363,7 +403,9 @@ def test_spectral_measures_of_isotropic_cross_polytope():
     res = manifold_geometry(X, n_t=20, rng=0, max_k=0)
     np.testing.assert_allclose(res.objects["participation_ratio"], D, rtol=1e-10)
     np.testing.assert_allclose(res.objects["spectral_radius"], R, rtol=1e-10)
-    np.testing.assert_allclose(res.objects["spectral_radius_original"], R**2 / math.sqrt(D), rtol=1e-10)
+    np.testing.assert_allclose(
+        res.objects["spectral_radius_original"], R**2 / math.sqrt(D), rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("method", ["smooth", "point_cloud"])
@@ -381,7 +423,9 @@ def test_small_number_of_objects_works(method, n_objects):
 
 def test_layer_capacity_is_harmonic_mean():
     rng = np.random.default_rng(17)
-    X = rng.standard_normal((60, 6, 6)) * np.array([0.2, 0.5, 1, 2, 3, 4]) + 3 * rng.standard_normal((60, 1, 6))
+    X = rng.standard_normal((60, 6, 6)) * np.array(
+        [0.2, 0.5, 1, 2, 3, 4]
+    ) + 3 * rng.standard_normal((60, 1, 6))
     res = manifold_geometry(X, n_t=100, rng=6)
     a = res.objects["object_capacity"]
     assert res.layer["capacity"] == pytest.approx(1 / np.mean(1 / a), rel=1e-12)
@@ -406,11 +450,17 @@ def test_random_point_clouds_reference_values_small():
 
 
 def small_dataset(rng, n_sessions=2):
-    X = rng.standard_normal((n_sessions, 30, 6, 5)) + 2 * rng.standard_normal((n_sessions, 30, 1, 5))
+    X = rng.standard_normal((n_sessions, 30, 6, 5)) + 2 * rng.standard_normal(
+        (n_sessions, 30, 1, 5)
+    )
     return dsmod.make_dataset(
-        X.astype(np.float32), sessions=[f"layer{s}" for s in range(n_sessions)],
-        session_coords={"network": ["net"] * n_sessions, "layer": [f"l{s}" for s in range(n_sessions)],
-                        "transform": ["x"] * n_sessions},
+        X.astype(np.float32),
+        sessions=[f"layer{s}" for s in range(n_sessions)],
+        session_coords={
+            "network": ["net"] * n_sessions,
+            "layer": [f"l{s}" for s in range(n_sessions)],
+            "transform": ["x"] * n_sessions,
+        },
     )
 
 
@@ -420,7 +470,9 @@ def test_geometry_dataset_layout_and_determinism():
     assert out.sizes["session"] == 2 and out.sizes["object"] == 5 and out.sizes["object2"] == 5
     assert out["object_capacity"].dims == ("session", "object")
     assert out["centre_correlation_matrix"].dims == ("session", "object", "object2")
-    assert out["capacity"].attrs["units"] == "1" and "harmonic" in out["capacity"].attrs["long_name"]
+    assert (
+        out["capacity"].attrs["units"] == "1" and "harmonic" in out["capacity"].attrs["long_name"]
+    )
     assert out.attrs["method"] == "smooth" and out.attrs["seed"] == 3
     assert int(out["solver_count"].sum()) == 2 * 5 * 40
     again = geometry(ds, n_t=40, seed=3)
@@ -429,7 +481,9 @@ def test_geometry_dataset_layout_and_determinism():
     assert not np.allclose(other["object_capacity"].values, out["object_capacity"].values)
     one = geometry(ds, session="layer1", n_t=40, seed=3)
     assert "session" not in one.dims
-    np.testing.assert_array_equal(one["object_capacity"].values, out["object_capacity"].sel(session="layer1").values)
+    np.testing.assert_array_equal(
+        one["object_capacity"].values, out["object_capacity"].sel(session="layer1").values
+    )
 
 
 def test_cli_geometry_writes_netcdf(tmp_path, capsys):
@@ -437,14 +491,30 @@ def test_cli_geometry_writes_netcdf(tmp_path, capsys):
     src = tmp_path / "in.nc"
     dsmod.save_dataset(ds, src)
     dst = tmp_path / "out" / "geo.nc"
-    rc = cli_main(["geometry", str(src), str(dst), "--session", "layer0", "--method", "point_cloud",
-                   "--n-t", "30", "--seed", "2", "--quiet"])
+    rc = cli_main(
+        [
+            "geometry",
+            str(src),
+            str(dst),
+            "--session",
+            "layer0",
+            "--method",
+            "point_cloud",
+            "--n-t",
+            "30",
+            "--seed",
+            "2",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     with xr.open_dataset(dst, engine="h5netcdf") as out:
         assert "session" not in out.dims
         assert out.attrs["method"] == "point_cloud" and out.attrs["n_t"] == 30
         expected = geometry(ds, session="layer0", method="point_cloud", n_t=30, seed=2)
-        np.testing.assert_allclose(out["object_capacity"].values, expected["object_capacity"].values)
+        np.testing.assert_allclose(
+            out["object_capacity"].values, expected["object_capacity"].values
+        )
     rc = cli_main(["geometry", str(src), str(dst), "--n-t", "30"])
     assert rc == 0
     with xr.open_dataset(dst, engine="h5netcdf") as out:
@@ -454,12 +524,14 @@ def test_cli_geometry_writes_netcdf(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"method": "exact"}, "method must be one of"),
-     ({"n_t": 0}, "n_t must be an integer >= 1"),
-     ({"n_t": 2.5}, "n_t must be an integer >= 1"),
-     ({"kappa": float("nan")}, "kappa must be a finite number"),
-     ({"session": "nope"}, "unknown session 'nope'"),
-     ({"seed": -1}, "seed must be a non-negative integer")],
+    [
+        ({"method": "exact"}, "method must be one of"),
+        ({"n_t": 0}, "n_t must be an integer >= 1"),
+        ({"n_t": 2.5}, "n_t must be an integer >= 1"),
+        ({"kappa": float("nan")}, "kappa must be a finite number"),
+        ({"session": "nope"}, "unknown session 'nope'"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+    ],
 )
 def test_geometry_rejects_bad_arguments(kwargs, match):
     ds = small_dataset(np.random.default_rng(21), n_sessions=1)
@@ -469,9 +541,14 @@ def test_geometry_rejects_bad_arguments(kwargs, match):
 
 @pytest.mark.parametrize(
     "points, match",
-    [(np.zeros((5, 4)), "points must be 3-D"),
-     (np.zeros((5, 4, 1)), "at least 2 objects"),
-     (np.where(np.eye(5, 4)[:, :, None] > 0, np.nan, 1.0) * np.ones((5, 4, 3)), "whole missing samples")],
+    [
+        (np.zeros((5, 4)), "points must be 3-D"),
+        (np.zeros((5, 4, 1)), "at least 2 objects"),
+        (
+            np.where(np.eye(5, 4)[:, :, None] > 0, np.nan, 1.0) * np.ones((5, 4, 3)),
+            "whole missing samples",
+        ),
+    ],
 )
 def test_manifold_geometry_rejects_bad_points(points, match):
     with pytest.raises(ValueError, match=match):
@@ -483,9 +560,11 @@ def test_cli_bad_arguments_exit_with_one_line_error(tmp_path, capsys):
     src = tmp_path / "in.nc"
     dsmod.save_dataset(ds, src)
     dst = tmp_path / "out.nc"
-    for args, match in ((["--method", "bogus"], "method must be one of"),
-                        (["--session", "missing"], "unknown session"),
-                        (["--n-t", "0"], "n_t must be")):
+    for args, match in (
+        (["--method", "bogus"], "method must be one of"),
+        (["--session", "missing"], "unknown session"),
+        (["--n-t", "0"], "n_t must be"),
+    ):
         assert cli_main(["geometry", str(src), str(dst), "--quiet", *args]) == 2
         err = capsys.readouterr().err
         assert match in err and err.count("\n") == 1
@@ -503,7 +582,9 @@ def test_mft_capacity_agrees_with_direct_capacity():
     (1 neuron ≈ 1.7 %) and the Monte-Carlo error of α_M (≈ 1 %). Measured: direct MFT 0.672,
     semi-analytic 0.689, simulation 40/59 = 0.678, α_B(1, 2) = 0.667.
     """
-    capacity = pytest.importorskip("dnn_manifolds.capacity", reason="direct capacity module not available")
+    capacity = pytest.importorskip(
+        "dnn_manifolds.capacity", reason="direct capacity module not available"
+    )
     if not hasattr(capacity, "critical_capacity"):
         pytest.skip("dnn_manifolds.capacity.critical_capacity is not implemented yet")
     rng = np.random.default_rng(23)

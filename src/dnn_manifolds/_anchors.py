@@ -53,6 +53,7 @@ def _lawson_hanson(A: np.ndarray, b: np.ndarray, maxiter: int) -> np.ndarray:
         return x
     return nnls(A, b, maxiter=maxiter)[0]
 
+
 INTERIOR, PROJECTED_GRADIENT, LAWSON_HANSON, FAILED = 0, 1, 2, 3
 SOLVER_STATUS = ("interior", "projected_gradient", "lawson_hanson", "failed")
 """Names of the per-draw solver status codes 0–3."""

@@ -89,7 +89,9 @@ class CentreCorrelationCost:
         Z = XT @ Wc  # (r, n, k)
         G = np.swapaxes(c, 1, 2) @ Wc  # (r, k, k)
         C2w = w @ self.C2  # (r, P)
-        F = 0.5 * ((w * C2w).sum(axis=1) - 2.0 * (Z * Z).sum(axis=(1, 2)) + (G * G).sum(axis=(1, 2)))
+        F = 0.5 * (
+            (w * C2w).sum(axis=1) - 2.0 * (Z * Z).sum(axis=(1, 2)) + (G * G).sum(axis=(1, 2))
+        )
         if not grad:
             return F, None
         XZ = X @ Z  # (r, P, k)
@@ -264,8 +266,10 @@ def minimize_stiefel(
         hist[:, (itr - 1) % nt, 0] = XDiff
         hist[:, (itr - 1) % nt, 1] = FDiff
         mean_hist = hist[:, : min(nt, itr)].mean(axis=1)  # the last nt iterations
-        stop = ((XDiff < xt) & (FDiff < ft)) | (nrmG < gt) | (
-            (mean_hist[:, 0] < 10 * xt) & (mean_hist[:, 1] < 10 * ft)
+        stop = (
+            ((XDiff < xt) & (FDiff < ft))
+            | (nrmG < gt)
+            | ((mean_hist[:, 0] < 10 * xt) & (mean_hist[:, 1] < 10 * ft))
         )
         Qn = gamma * Q + 1.0
         Cval = (gamma * Q * Cval + F) / Qn

@@ -259,7 +259,9 @@ def ball_capacity(radius, dimension, kappa=0.0):
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be finite; got {arr!r}")
     if np.any(R < 0) or np.any(D < 0):
-        raise ValueError(f"radius and dimension must be >= 0; got radius={radius!r}, dimension={dimension!r}")
+        raise ValueError(
+            f"radius and dimension must be >= 0; got radius={radius!r}, dimension={dimension!r}"
+        )
     shape = R.shape
     R, D, K = R.ravel(), D.ravel(), K.ravel()
     out = np.empty(R.shape)
@@ -283,7 +285,13 @@ def ball_capacity(radius, dimension, kappa=0.0):
         if breaks.size > 64:
             breaks = np.quantile(breaks, np.linspace(0, 1, 64))
         inv, _err = quad_vec(
-            f, lo, hi, epsabs=1e-13, epsrel=1e-10, norm="max", limit=4000,
+            f,
+            lo,
+            hi,
+            epsabs=1e-13,
+            epsrel=1e-10,
+            norm="max",
+            limit=4000,
             points=breaks.tolist() or None,
         )
         with np.errstate(divide="ignore"):
@@ -394,7 +402,8 @@ def optimal_centre_rank(
         Source of the random starting combinations.
     n_restarts : int, default 10
         Random starts per k, run in lockstep; the one with the largest stability
-        min_μ ‖r_μ‖/‖c_μ − c̄‖ is kept (as the original).
+        min_μ ‖r_μ‖/‖c_μ − c̄‖ is kept (as the original). The MATLAB drivers use 10; the MATLAB
+        point-cloud code used 1 and its Python port 10.
     max_k : int, optional
         Largest k. Default ``min(ceil(P/2), 46)`` (``smooth``) or the number of principal
         components of the centres below 95 % cumulative variance + 10 (``point_cloud``). Always
@@ -518,7 +527,8 @@ OBJECT_VARIABLES = {
     ),
     "capacity_ball": ("capacity of a ball with the manifold's radius and dimension", "1"),
     "anchor_radius": (
-        "manifold radius R_M = sqrt<|ds|^2> (anchor points, relative to the centre norm)", "1"
+        "manifold radius R_M = sqrt<|ds|^2> (anchor points, relative to the centre norm)",
+        "1",
     ),
     "anchor_dimension": ("manifold dimension D_M = <(t.ds)^2/|ds|^2> (effective_dimension)", "1"),
     "dimension_cosine": (
@@ -706,7 +716,7 @@ def manifold_geometry(
     rng : None, int or numpy.random.Generator
         Randomness (starting points of the optimiser, Gaussian draws), keyword-only.
     n_restarts : int, default 10
-        Optimiser starts per rank k.
+        Optimiser starts per rank k (see :func:`optimal_centre_rank`).
     max_k : int, optional
         Largest rank of the common subspace tried (see :func:`optimal_centre_rank`).
     stiefel_options : dict, optional
@@ -742,8 +752,16 @@ def manifold_geometry(
     limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
     try:
         result = _manifold_geometry(
-            mans, method, n_t, kappa, rng_centres, rng_draws, n_restarts, max_k,
-            stiefel_options or {}, progress,
+            mans,
+            method,
+            n_t,
+            kappa,
+            rng_centres,
+            rng_draws,
+            n_restarts,
+            max_k,
+            stiefel_options or {},
+            progress,
         )
     finally:
         if limits is not None:
@@ -752,8 +770,9 @@ def manifold_geometry(
     return result
 
 
-def _manifold_geometry(mans, method, n_t, kappa, rng_centres, rng_draws, n_restarts, max_k,
-                       stiefel_options, progress) -> ManifoldGeometryResult:
+def _manifold_geometry(
+    mans, method, n_t, kappa, rng_centres, rng_draws, n_restarts, max_k, stiefel_options, progress
+) -> ManifoldGeometryResult:
     P = len(mans)
     N = mans[0].shape[0]
     counts = np.array([x.shape[1] for x in mans])
@@ -763,13 +782,19 @@ def _manifold_geometry(mans, method, n_t, kappa, rng_centres, rng_draws, n_resta
     else:
         origin = (centres * counts).sum(axis=1) / counts.sum()
     cres = optimal_centre_rank(
-        centres, method=method, rng=rng_centres, n_restarts=n_restarts, max_k=max_k,
+        centres,
+        method=method,
+        rng=rng_centres,
+        n_restarts=n_restarts,
+        max_k=max_k,
         **stiefel_options,
     )
     basis = cres.subspace  # (N, K)
     rel = centres - origin[:, None]
     proj = basis.T @ rel  # (K, P)
-    cnorm = np.sqrt(np.maximum(np.einsum("np,np->p", rel, rel) - np.einsum("kp,kp->p", proj, proj), 0.0))
+    cnorm = np.sqrt(
+        np.maximum(np.einsum("np,np->p", rel, rel) - np.einsum("kp,kp->p", proj, proj), 0.0)
+    )
     if np.any(cnorm <= 0):
         bad = np.flatnonzero(cnorm <= 0).tolist()
         raise ValueError(
@@ -836,8 +861,14 @@ def _manifold_geometry(mans, method, n_t, kappa, rng_centres, rng_draws, n_resta
     status = np.concatenate([a.status for a in anchors])
     solver_counts = {name: int(np.sum(status == i)) for i, name in enumerate(SOLVER_STATUS)}
     return ManifoldGeometryResult(
-        method=method, n_t=n_t, kappa=kappa, objects=objects, layer=layer, centres=cres,
-        solver_counts=solver_counts, n_neurons=N,
+        method=method,
+        n_t=n_t,
+        kappa=kappa,
+        objects=objects,
+        layer=layer,
+        centres=cres,
+        solver_counts=solver_counts,
+        n_neurons=N,
     )
 
 
@@ -863,7 +894,9 @@ LAYER_VARIABLES = {
 }
 
 
-def _session_dataset(res: ManifoldGeometryResult, object_ids, object_labels, seed_entropy) -> xr.Dataset:
+def _session_dataset(
+    res: ManifoldGeometryResult, object_ids, object_labels, seed_entropy
+) -> xr.Dataset:
     P = len(object_ids)
     cres = res.centres
     data: dict[str, Any] = {}
@@ -871,57 +904,92 @@ def _session_dataset(res: ManifoldGeometryResult, object_ids, object_labels, see
         data[name] = ("object", res.objects[name], {"long_name": long_name, "units": units})
     cap_key, dim_key = HEADLINE[res.method]
     data["object_capacity"] = (
-        "object", res.objects["object_capacity"],
-        {"long_name": f"manifold capacity per object (headline of method {res.method}: {cap_key})",
-         "units": "1"},
+        "object",
+        res.objects["object_capacity"],
+        {
+            "long_name": f"manifold capacity per object (headline of method {res.method}: {cap_key})",
+            "units": "1",
+        },
     )
     data["object_dimension"] = (
-        "object", res.objects["object_dimension"],
-        {"long_name": f"manifold dimension per object (headline of method {res.method}: {dim_key})",
-         "units": "1"},
+        "object",
+        res.objects["object_dimension"],
+        {
+            "long_name": f"manifold dimension per object (headline of method {res.method}: {dim_key})",
+            "units": "1",
+        },
     )
     for name, (long_name, units) in LAYER_VARIABLES.items():
         data[name] = ((), res.layer[name], {"long_name": long_name, "units": units})
     data["n_common_directions"] = (
-        (), cres.n_common, {"long_name": "K, common centre directions removed", "units": "1"}
+        (),
+        cres.n_common,
+        {"long_name": "K, common centre directions removed", "units": "1"},
     )
     data["mean_abs_corrcoef"] = (
-        "k", cres.mean_abs_corrcoef,
-        {"long_name": "mean |correlation| of residual centres after removing k directions", "units": "1"},
+        "k",
+        cres.mean_abs_corrcoef,
+        {
+            "long_name": "mean |correlation| of residual centres after removing k directions",
+            "units": "1",
+        },
     )
     data["mean_square_corrcoef"] = (
-        "k", cres.mean_square_corrcoef,
-        {"long_name": "mean squared correlation of residual centres after removing k directions",
-         "units": "1"},
+        "k",
+        cres.mean_square_corrcoef,
+        {
+            "long_name": "mean squared correlation of residual centres after removing k directions",
+            "units": "1",
+        },
     )
     data["residual_centre_norm"] = (
-        ("k", "object"), cres.residual_norms,
-        {"long_name": "norm of the residual centre after removing k directions",
-         "units": "response units"},
+        ("k", "object"),
+        cres.residual_norms,
+        {
+            "long_name": "norm of the residual centre after removing k directions",
+            "units": "response units",
+        },
     )
     data["stiefel_n_iter"] = (
-        "k", cres.stiefel_n_iter, {"long_name": "optimiser iterations of the kept start", "units": "1"}
+        "k",
+        cres.stiefel_n_iter,
+        {"long_name": "optimiser iterations of the kept start", "units": "1"},
     )
     data["centre_correlation_matrix"] = (
-        ("object", "object2"), cres.correlation_before,
+        ("object", "object2"),
+        cres.correlation_before,
         {"long_name": "cosine similarity of globally centred object centres", "units": "1"},
     )
     data["residual_centre_correlation_matrix"] = (
-        ("object", "object2"), cres.correlation_after,
-        {"long_name": "cosine similarity of residual centres (common subspace removed)", "units": "1"},
+        ("object", "object2"),
+        cres.correlation_after,
+        {
+            "long_name": "cosine similarity of residual centres (common subspace removed)",
+            "units": "1",
+        },
     )
     data["solver_count"] = (
-        "solver_status", np.array([res.solver_counts[s] for s in SOLVER_STATUS]),
+        "solver_status",
+        np.array([res.solver_counts[s] for s in SOLVER_STATUS]),
         {"long_name": "Gaussian draws per anchor-point solver outcome", "units": "1"},
     )
-    data["stiefel_converged"] = ((), cres.stiefel_converged,
-                                 {"long_name": "optimiser runs that converged", "units": "1"})
-    data["stiefel_max_iter"] = ((), cres.stiefel_max_iter,
-                                {"long_name": "optimiser runs stopped by the iteration limit", "units": "1"})
+    data["stiefel_converged"] = (
+        (),
+        cres.stiefel_converged,
+        {"long_name": "optimiser runs that converged", "units": "1"},
+    )
+    data["stiefel_max_iter"] = (
+        (),
+        cres.stiefel_max_iter,
+        {"long_name": "optimiser runs stopped by the iteration limit", "units": "1"},
+    )
     data["n_neurons"] = ((), res.n_neurons, {"long_name": "non-silent neurons used", "units": "1"})
     data["wall_time"] = ((), res.wall_time, {"long_name": "computation time", "units": "s"})
-    data["seed_entropy"] = ((), json.dumps(seed_entropy),
-                            {"long_name": "numpy SeedSequence entropy of this session's stream"})
+    data["seed_entropy"] = (
+        (),
+        json.dumps(seed_entropy),
+        {"long_name": "numpy SeedSequence entropy of this session's stream"},
+    )
     coords = {
         "object": ("object", np.asarray(object_ids)),
         "object_label": ("object", np.asarray(object_labels, dtype=object)),
@@ -993,7 +1061,11 @@ def geometry(
     kappa = _check_kappa(kappa)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    if isinstance(n_restarts, bool) or not isinstance(n_restarts, (int, np.integer)) or n_restarts < 1:
+    if (
+        isinstance(n_restarts, bool)
+        or not isinstance(n_restarts, (int, np.integer))
+        or n_restarts < 1
+    ):
         raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")
     if max_k is not None and (not isinstance(max_k, (int, np.integer)) or max_k < 0):
         raise ValueError(f"max_k must be a non-negative integer or None; got {max_k!r}")
@@ -1009,8 +1081,11 @@ def geometry(
         if not indices:
             raise ValueError("session: give at least one session, or None for all")
     object_ids = dataset["object"].values
-    labels = (dataset["object_label"].values if "object_label" in dataset.coords
-              else np.array([str(i) for i in object_ids], dtype=object))
+    labels = (
+        dataset["object_label"].values
+        if "object_label" in dataset.coords
+        else np.array([str(i) for i in object_ids], dtype=object)
+    )
     P = len(object_ids)
     bar = None
     if progress:
@@ -1029,43 +1104,74 @@ def geometry(
                 def cb(done, total, _base=base):
                     bar.n = _base + done
                     bar.refresh()
+
             else:
                 cb = None
             res = manifold_geometry(
-                values, method=method, n_t=n_t, kappa=kappa, rng=np.random.default_rng(ss),
-                n_restarts=n_restarts, max_k=max_k, stiefel_options=stiefel_options, progress=cb,
+                values,
+                method=method,
+                n_t=n_t,
+                kappa=kappa,
+                rng=np.random.default_rng(ss),
+                n_restarts=n_restarts,
+                max_k=max_k,
+                stiefel_options=stiefel_options,
+                progress=cb,
             )
             part = _session_dataset(res, object_ids, labels, [int(seed), int(s)])
             parts.append(part)
     finally:
         if bar is not None:
             bar.close()
-    sess_coords = {"session": np.array([str(dataset["session"].values[s]) for s in indices], dtype=object)}
+    sess_coords = {
+        "session": np.array([str(dataset["session"].values[s]) for s in indices], dtype=object)
+    }
     for name in dsmod.SESSION_COORDS:
         if name in dataset.coords:
-            sess_coords[name] = np.array([str(dataset[name].values[s]) for s in indices], dtype=object)
+            sess_coords[name] = np.array(
+                [str(dataset[name].values[s]) for s in indices], dtype=object
+            )
     if single:
         out = parts[0]
         for name, vals in sess_coords.items():
             out = out.assign_coords({name: vals[0]})
     else:
-        out = xr.concat(parts, dim="session", join="outer", coords="minimal", compat="override",
-                        combine_attrs="drop_conflicts")
+        out = xr.concat(
+            parts,
+            dim="session",
+            join="outer",
+            coords="minimal",
+            compat="override",
+            combine_attrs="drop_conflicts",
+        )
         out = out.assign_coords({name: ("session", vals) for name, vals in sess_coords.items()})
     options = {
-        "method": method, "n_t": n_t, "kappa": kappa, "seed": int(seed),
-        "n_restarts": int(n_restarts), "max_k": max_k,
+        "method": method,
+        "n_t": n_t,
+        "kappa": kappa,
+        "seed": int(seed),
+        "n_restarts": int(n_restarts),
+        "max_k": max_k,
         "stiefel_options": {**STIEFEL_DEFAULTS[method], **(stiefel_options or {})},
         "sessions": [str(dataset["session"].values[s]) for s in indices],
     }
     attrs = dsmod.provenance_attrs(
-        seeds={"geometry": int(seed)}, config=options,
+        seeds={"geometry": int(seed)},
+        config=options,
         title="Mean-field-theory geometry of object manifolds",
-        analysis="geometry", method=method, n_t=n_t, kappa=kappa, seed=int(seed),
-        capacity_headline=HEADLINE[method][0], dimension_headline=HEADLINE[method][1],
+        analysis="geometry",
+        method=method,
+        n_t=n_t,
+        kappa=kappa,
+        seed=int(seed),
+        capacity_headline=HEADLINE[method][0],
+        dimension_headline=HEADLINE[method][1],
         capacity_aggregate="harmonic mean over objects",
-        input_attrs={k: (v.item() if isinstance(v, np.generic) else v)
-                     for k, v in dataset.attrs.items() if k != "config"},
+        input_attrs={
+            k: (v.item() if isinstance(v, np.generic) else v)
+            for k, v in dataset.attrs.items()
+            if k != "config"
+        },
     )
     out.attrs = attrs
     return out
@@ -1084,8 +1190,14 @@ def _run_cli(args: argparse.Namespace) -> int:
         else:
             sessions = list(args.session)
         out = geometry(
-            ds, session=sessions, method=args.method, n_t=args.n_t, kappa=args.kappa,
-            seed=args.seed, n_restarts=args.n_restarts, max_k=args.max_k,
+            ds,
+            session=sessions,
+            method=args.method,
+            n_t=args.n_t,
+            kappa=args.kappa,
+            seed=args.seed,
+            n_restarts=args.n_restarts,
+            max_k=args.max_k,
             progress=not args.quiet,
         )
         out.attrs["history"] = (
@@ -1102,8 +1214,10 @@ def _run_cli(args: argparse.Namespace) -> int:
         cap = np.atleast_1d(out["capacity"].values)
         K = np.atleast_1d(out["n_common_directions"].values)
         for i, title in enumerate(np.atleast_1d(out["session"].values)):
-            print(f"{title}: alpha_M = {cap[i]:.4g}, R_M = {np.atleast_1d(out['radius'].values)[i]:.4g}, "
-                  f"D_M = {np.atleast_1d(out['dimension'].values)[i]:.4g}, K = {int(K[i])}")
+            print(
+                f"{title}: alpha_M = {cap[i]:.4g}, R_M = {np.atleast_1d(out['radius'].values)[i]:.4g}, "
+                f"D_M = {np.atleast_1d(out['dimension'].values)[i]:.4g}, K = {int(K[i])}"
+            )
     return 0
 
 
@@ -1119,20 +1233,45 @@ def register_cli(subparsers) -> None:
             "'session' dim when several sessions are analysed)."
         ),
     )
-    p.add_argument("input", metavar="IN.nc", help="manifold dataset (dnn-manifolds import / save_dataset)")
+    p.add_argument(
+        "input", metavar="IN.nc", help="manifold dataset (dnn-manifolds import / save_dataset)"
+    )
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
-    p.add_argument("--session", action="append", metavar="S",
-                   help="session title or index; repeat for several; omit for all sessions")
-    p.add_argument("--method", default="smooth", metavar="M",
-                   help=f"analysis method, one of {list(METHODS)} (default: smooth)")
-    p.add_argument("--n-t", type=int, default=None, metavar="N",
-                   help="Gaussian draws per object (default: 1000 for smooth, 200 for point_cloud)")
+    p.add_argument(
+        "--session",
+        action="append",
+        metavar="S",
+        help="session title or index; repeat for several; omit for all sessions",
+    )
+    p.add_argument(
+        "--method",
+        default="smooth",
+        metavar="M",
+        help=f"analysis method, one of {list(METHODS)} (default: smooth)",
+    )
+    p.add_argument(
+        "--n-t",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Gaussian draws per object (default: 1000 for smooth, 200 for point_cloud)",
+    )
     p.add_argument("--kappa", type=float, default=0.0, metavar="K", help="margin (default 0)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="base seed (default 0)")
-    p.add_argument("--n-restarts", type=int, default=10, metavar="R",
-                   help="optimiser starts per rank of the common subspace (default 10)")
-    p.add_argument("--max-k", type=int, default=None, metavar="K",
-                   help="largest rank of the common centre subspace tried (default by method)")
+    p.add_argument(
+        "--n-restarts",
+        type=int,
+        default=10,
+        metavar="R",
+        help="optimiser starts per rank of the common subspace (default 10)",
+    )
+    p.add_argument(
+        "--max-k",
+        type=int,
+        default=None,
+        metavar="K",
+        help="largest rank of the common centre subspace tried (default by method)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     p.set_defaults(func=_run_cli)
