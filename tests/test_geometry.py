@@ -531,6 +531,9 @@ def test_cli_geometry_writes_netcdf(tmp_path, capsys):
         ({"kappa": float("nan")}, "kappa must be a finite number"),
         ({"session": "nope"}, "unknown session 'nope'"),
         ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"stiefel_options": {"tol": 1}}, "unknown option"),
+        ({"n_restarts": 0}, "n_restarts must be an integer >= 1"),
+        ({"max_k": -1}, "max_k must be a non-negative integer"),
     ],
 )
 def test_geometry_rejects_bad_arguments(kwargs, match):

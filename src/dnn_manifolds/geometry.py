@@ -96,6 +96,7 @@ __all__ = [
     "gardner_capacity",
     "ball_capacity",
     "optimal_centre_rank",
+    "check_options",
     "CentreRankResult",
     "manifold_geometry",
     "ManifoldGeometryResult",
@@ -686,6 +687,60 @@ def _check_kappa(kappa):
     return k
 
 
+def _check_stiefel_options(options) -> dict[str, Any]:
+    options = dict(options or {})
+    allowed = ("max_iter", "xtol", "gtol", "ftol")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"stiefel_options: unknown option(s) {unknown}; allowed: {list(allowed)}")
+    for key, val in options.items():
+        if key == "max_iter":
+            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
+                raise ValueError(f"stiefel_options: max_iter must be an integer >= 1; got {val!r}")
+        elif not (isinstance(val, (int, float, np.number)) and math.isfinite(val) and val >= 0):
+            raise ValueError(f"stiefel_options: {key} must be a finite number >= 0; got {val!r}")
+    return options
+
+
+def check_options(
+    *,
+    method: str = "smooth",
+    n_t: int | None = None,
+    kappa: float = 0.0,
+    seed: int = 0,
+    n_restarts: int = 10,
+    max_k: int | None = None,
+    stiefel_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate the options of :func:`geometry` without running it (e.g. before a pipeline).
+
+    Returns the options with defaults filled in; raises ``ValueError`` naming the bad argument
+    and the allowed values.
+    """
+    method = _check_method(method)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    if (
+        isinstance(n_restarts, bool)
+        or not isinstance(n_restarts, (int, np.integer))
+        or n_restarts < 1
+    ):
+        raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")
+    if max_k is not None and (
+        isinstance(max_k, bool) or not isinstance(max_k, (int, np.integer)) or max_k < 0
+    ):
+        raise ValueError(f"max_k must be a non-negative integer or None; got {max_k!r}")
+    return {
+        "method": method,
+        "n_t": _check_n_t(n_t, method),
+        "kappa": _check_kappa(kappa),
+        "seed": int(seed),
+        "n_restarts": int(n_restarts),
+        "max_k": None if max_k is None else int(max_k),
+        "stiefel_options": {**STIEFEL_DEFAULTS[method], **_check_stiefel_options(stiefel_options)},
+    }
+
+
 def manifold_geometry(
     points,
     *,
@@ -742,9 +797,16 @@ def manifold_geometry(
     :math:`D_M = \langle (t\cdot\delta s)^2/\|\delta s\|^2\rangle`, etc. For points
     (one sample per object) the semi-analytic capacity is exactly α₀(κ) and R_M = 0.
     """
-    method = _check_method(method)
-    n_t = _check_n_t(n_t, method)
-    kappa = _check_kappa(kappa)
+    opts = check_options(
+        method=method,
+        n_t=n_t,
+        kappa=kappa,
+        n_restarts=n_restarts,
+        max_k=max_k,
+        stiefel_options=stiefel_options,
+    )
+    method, n_t, kappa = opts["method"], opts["n_t"], opts["kappa"]
+    stiefel_options = _check_stiefel_options(stiefel_options)
     mans = _as_manifolds(points)
     rng = np.random.default_rng(rng)
     rng_centres, rng_draws = rng.spawn(2)
@@ -1056,19 +1118,16 @@ def geometry(
     """
     from . import dataset as dsmod
 
-    method = _check_method(method)
-    n_t = _check_n_t(n_t, method)
-    kappa = _check_kappa(kappa)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    if (
-        isinstance(n_restarts, bool)
-        or not isinstance(n_restarts, (int, np.integer))
-        or n_restarts < 1
-    ):
-        raise ValueError(f"n_restarts must be an integer >= 1; got {n_restarts!r}")
-    if max_k is not None and (not isinstance(max_k, (int, np.integer)) or max_k < 0):
-        raise ValueError(f"max_k must be a non-negative integer or None; got {max_k!r}")
+    opts = check_options(
+        method=method,
+        n_t=n_t,
+        kappa=kappa,
+        seed=seed,
+        n_restarts=n_restarts,
+        max_k=max_k,
+        stiefel_options=stiefel_options,
+    )
+    method, n_t, kappa = opts["method"], opts["n_t"], opts["kappa"]
     if dsmod.TUNING not in dataset.data_vars:
         raise ValueError(f"dataset has no variable {dsmod.TUNING!r}; is it a manifold dataset?")
     single = session is not None and (isinstance(session, (str, int, np.integer)))
@@ -1152,7 +1211,7 @@ def geometry(
         "seed": int(seed),
         "n_restarts": int(n_restarts),
         "max_k": max_k,
-        "stiefel_options": {**STIEFEL_DEFAULTS[method], **(stiefel_options or {})},
+        "stiefel_options": opts["stiefel_options"],
         "sessions": [str(dataset["session"].values[s]) for s in indices],
     }
     attrs = dsmod.provenance_attrs(
