@@ -61,6 +61,11 @@ Deliberate differences from the original (``analysis.md`` §10)
   coordinate, counting it twice. The frame has the manifold's exact rank, so rank-deficient
   manifolds and N < M are handled (§8 warning, §10.7); the D-clipping to min(N, M) of §4.4.1 is
   then a no-op and is not applied.
+* The point-cloud code's economy QR gives D = M coordinates for N > M although the centred
+  manifold has rank M − 1 (one coordinate is empty); here D is the rank, directions whose
+  eigenvalue is below 1e-12·max(N, M) of the largest are dropped. Only the prefactor D and ‖t‖
+  of ``dimension_point_cloud``/``dimension_cosine`` see the difference, and they compensate to
+  first order (the reference values of the point-cloud port are reproduced, ``bench/``).
 * Missing samples (NaN columns) are dropped per object (§10.7: the original crashed).
 * κ enters with one sign everywhere: the constraint is ``s·V ≤ −κ``, so κ > 0 is a positive
   margin and lowers the capacity (§10.14); α_B uses the given κ, not 0.
