@@ -46,7 +46,9 @@ standard error ≤ ε), ``precision`` (1, bisection precision), ``jumps`` (coars
 the original's rule), ``tails`` (probe the curve's tails after bisection, as the original),
 ``method`` ("lp" certified dense LP with reference fallback; "qp" the reference QP for every
 decision), ``cutting_plane`` / ``max_samples`` (§3.5), ``nested`` (nested projections and the
-monotone shortcut, below), ``control`` and ``zscore`` (§3.8), ``jobs``, ``progress``.
+monotone shortcut, below), ``control`` and ``zscore`` (§3.8), ``gamma_tol`` (certificate
+tolerance, 1e-9), ``projection_precision`` ("auto", "float64", "float32"), ``jobs``,
+``progress``.
 
 Deliberate choices versus the original (``analysis.md`` §10)
 -------------------------------------------------------------
@@ -69,7 +71,10 @@ Deliberate choices versus the original (``analysis.md`` §10)
   ``N``, ``RᵀX`` is drawn as ``Z Lᵀ`` with ``XᵀX = L Lᵀ`` (pivoted Cholesky of the centred
   data; ``Z`` of size ``n × rank``): the same law, less work. For ``n ≥ rank`` the decision
   equals that of the data themselves (the projection is injective on their span) and no
-  projection is drawn.
+  projection is drawn. With ``projection_precision="auto"`` (default) a large basis
+  (rank × samples ≥ 10⁶) is projected in float32 (twice as fast): the features are then a
+  Gaussian projection rounded to float32 (relative 1e-7), and every decision is exact for
+  the features actually used (they are what the LP certifies and re-verifies).
 * **Nested projections** (``nested=True``, off by default): one Gaussian matrix and one label
   vector per repetition, whose first ``n`` rows are used at every ``n``; separability is then
   monotone in ``n`` for a fixed repetition, so decisions below a proven non-separable ``n`` or
@@ -97,6 +102,7 @@ import json
 import math
 import multiprocessing
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -172,12 +178,17 @@ _DEFAULTS: dict[str, Any] = {
     "control": "none",
     "zscore": False,
     "gamma_tol": _lp.GAMMA_TOL,
+    "projection_precision": "auto",
     "jobs": 1,
     "progress": False,
 }
 
 _NESTED_BLOCK = 64
 """Rows of the nested Gaussian matrix drawn per stream block."""
+
+_FLOAT32_MIN_SIZE = 1_000_000
+"""Basis size (rank × valid samples) from which ``projection_precision="auto"`` projects in
+float32."""
 
 
 # ============================================================================ results
@@ -203,6 +214,8 @@ class FractionResult:
         1.0 separable, 0.0 not separable, NaN failed, in repetition order.
     status_count : dict of str to int
         Repetitions per status (:data:`STATUSES`).
+    statuses : tuple of str
+        Status of each repetition, in order.
     """
 
     n_features: int
@@ -212,6 +225,7 @@ class FractionResult:
     n_attempts: int
     outcomes: np.ndarray = field(repr=False)
     status_count: dict[str, int]
+    statuses: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -273,6 +287,8 @@ class CapacityResult:
         Seconds.
     options : dict
         All options used.
+    repetitions : dict of int to FractionResult
+        Per tested ``n``, the repetitions themselves (outcomes and statuses).
     """
 
     capacity: float
@@ -292,6 +308,7 @@ class CapacityResult:
     jumps: int
     wall_time: float
     options: dict[str, Any]
+    repetitions: dict[int, FractionResult] = field(default_factory=dict, repr=False)
 
     @property
     def capacity_fit(self) -> float:
@@ -321,6 +338,7 @@ def _check_options(options: dict[str, Any], *, where: str) -> dict[str, Any]:
         ("labels", LABELINGS),
         ("method", METHODS),
         ("control", CONTROLS),
+        ("projection_precision", ("auto", "float64", "float32")),
     ):
         if opts[name] is None and name == "control":
             opts[name] = "none"
@@ -575,6 +593,7 @@ class _Problem:
     key: tuple[int, ...]
     x: np.ndarray  # (N, K) centred valid samples, object-major
     basis: np.ndarray | None  # (rank, K) Gram factor for Gaussian projections
+    basis32: np.ndarray | None  # float32 copy when projections are computed in float32
     rank: int
     obj_index: np.ndarray  # (K,)
     obj_starts: np.ndarray  # (P + 1,)
@@ -612,7 +631,21 @@ def _prepare(points: np.ndarray, key: tuple[int, ...], opts: dict[str, Any]) -> 
             rank = int(r)
         else:
             basis = x
-    return _Problem(key, x, basis, rank, obj_index, obj_starts, n_objects, opts)
+    basis32 = None
+    precision = opts["projection_precision"]
+    if basis is not None and (
+        precision == "float32" or (precision == "auto" and basis.size >= _FLOAT32_MIN_SIZE)
+    ):
+        basis32 = basis.astype(np.float32)
+    return _Problem(key, x, basis, basis32, rank, obj_index, obj_starts, n_objects, opts)
+
+
+def _project(problem: _Problem, rng: np.random.Generator, n_rows: int) -> np.ndarray:
+    """``Z @ basis`` with a fresh standard Gaussian ``Z`` of shape (n_rows, rank)."""
+    if problem.basis32 is not None:
+        z = rng.standard_normal((n_rows, problem.rank), dtype=np.float32)
+        return (z @ problem.basis32).astype(np.float64)
+    return rng.standard_normal((n_rows, problem.rank)) @ problem.basis
 
 
 def _draw_labels(rng: np.random.Generator, n_objects: int, labeling: str) -> np.ndarray:
@@ -637,10 +670,7 @@ def _features(problem: _Problem, n: int, rep: int) -> tuple[np.ndarray, np.ndarr
         rng = np.random.default_rng(np.random.SeedSequence(key + [0, n, rep]))
         y_obj = _draw_labels(rng, problem.n_objects, opts["labels"])
         if gaussian:
-            if n >= problem.rank:
-                feats = problem.basis
-            else:
-                feats = rng.standard_normal((n, problem.rank)) @ problem.basis
+            feats = problem.basis if n >= problem.rank else _project(problem, rng, n)
         else:
             feats = problem.x[np.sort(rng.choice(problem.x.shape[0], n, replace=False))]
         return feats, y_obj, rng
@@ -654,9 +684,8 @@ def _features(problem: _Problem, n: int, rep: int) -> tuple[np.ndarray, np.ndarr
         blocks = []
         for b in range(math.ceil(n / _NESTED_BLOCK)):
             g = np.random.default_rng(np.random.SeedSequence(key + [1, rep, b + 1]))
-            blocks.append(g.standard_normal((_NESTED_BLOCK, problem.rank)))
-        z = np.concatenate(blocks)[:n]
-        return z @ problem.basis, y_obj, rng
+            blocks.append(_project(problem, g, _NESTED_BLOCK))
+        return np.concatenate(blocks)[:n], y_obj, rng
     order = lab_rng.permutation(problem.x.shape[0])
     return problem.x[np.sort(order[:n])], y_obj, rng
 
@@ -742,15 +771,45 @@ class _Runner:
                 max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(problem,)
             )
 
-    def run(self, tasks: list[tuple[int, int]]) -> list[tuple[bool | None, str]]:
-        if not tasks:
-            return []
+    def outcomes(self, n: int, known: Callable[[int], bool | None], n_max: int,
+                 needed: Callable[[], int]):
+        """Yield ``(rep, (separable, status))`` for ``rep = 0, 1, …`` in order, lazily.
+
+        ``known(rep)`` gives a decision that needs no solver (the monotone shortcut) or
+        ``None``. With a pool, up to ``max(2·jobs, needed())`` repetitions are in flight ahead
+        of the consumer (``needed()`` = repetitions certainly still required); the consumer
+        stops when it likes, and results never depend on how far ahead the pool ran.
+        """
         if self.pool is None:
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(limits=1):
-                return [_run_task(self.problem, n, r) for n, r in tasks]
-        return list(self.pool.map(_worker_task, tasks))
+                for rep in range(n_max):
+                    short = known(rep)
+                    if short is not None:
+                        yield rep, (short, "shortcut")
+                    else:
+                        yield rep, _run_task(self.problem, n, rep)
+            return
+        pending: deque = deque()
+        next_rep = 0
+        try:
+            while True:
+                window = max(2 * self.jobs, needed())
+                while next_rep < n_max and len(pending) < window:
+                    short = known(next_rep)
+                    item = (short, "shortcut") if short is not None else self.pool.submit(
+                        _worker_task, (n, next_rep))
+                    pending.append((next_rep, item))
+                    next_rep += 1
+                if not pending:
+                    return
+                rep, item = pending.popleft()
+                yield rep, (item if isinstance(item, tuple) else item.result())
+        finally:
+            for _, item in pending:
+                if not isinstance(item, tuple):
+                    item.cancel()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -784,27 +843,25 @@ class _Estimator:
         opts = self.opts
         eps = opts["expected_precision"]
         lo, hi = opts["min_repetitions"], opts["max_repetitions"]
-        chunk = max(1, self.runner.jobs)
         outcomes: list[tuple[bool | None, str]] = []
-        attempt = 0
-        stop = False
-        while attempt < hi and not stop:
-            size = lo if attempt == 0 else chunk
-            reps = list(range(attempt, min(hi, attempt + size)))
-            known = {r: self._shortcut(n, r) for r in reps}
-            todo = [(n, r) for r in reps if known[r] is None]
-            done = dict(zip([r for _, r in todo], self.runner.run(todo)))
-            for r in reps:
-                out = (known[r], "shortcut") if known[r] is not None else done[r]
+        n_decided = n_sep = 0
+
+        def needed() -> int:
+            return max(0, lo - n_decided)
+
+        stream = self.runner.outcomes(n, lambda r: self._shortcut(n, r), hi, needed)
+        try:
+            for _, out in stream:
                 outcomes.append(out)
-                attempt = r + 1
-                decided = [o for o, _ in outcomes if o is not None]
-                n_res = len(decided)
-                if n_res >= lo:
-                    p = sum(decided) / n_res
-                    if math.sqrt(p * (1 - p) / n_res) <= eps:
-                        stop = True
+                if out[0] is not None:
+                    n_decided += 1
+                    n_sep += bool(out[0])
+                if n_decided >= lo:
+                    p = n_sep / n_decided
+                    if math.sqrt(p * (1 - p) / n_decided) <= eps:
                         break
+        finally:
+            stream.close()
         # the monotone cache learns only from kept repetitions (independent of jobs)
         if opts["nested"]:
             for r, (o, _) in enumerate(outcomes):
@@ -826,6 +883,7 @@ class _Estimator:
             n_attempts=len(outcomes),
             outcomes=vals,
             status_count=counts,
+            statuses=tuple(st for _, st in outcomes),
         )
 
 
@@ -1107,7 +1165,8 @@ def critical_capacity(points: np.ndarray, *, rng: Any = None, **options) -> Capa
         ``projection``, ``labels``, ``expected_precision``, ``min_repetitions``,
         ``max_repetitions``, ``precision``, ``jumps``, ``tails``, ``method``,
         ``cutting_plane``, ``max_samples``, ``nested``, ``control``, ``zscore``,
-        ``gamma_tol``, ``jobs``, ``progress`` (see the module docstring).
+        ``gamma_tol``, ``projection_precision``, ``jobs``, ``progress`` (see the module
+        docstring).
 
     Returns
     -------
@@ -1181,6 +1240,7 @@ def _critical_capacity(pts: np.ndarray, key: tuple[int, ...], opts: dict, *, t0:
         jumps=int(jumps),
         wall_time=time.perf_counter() - t0,
         options={k: v for k, v in opts.items() if k not in ("progress",)},
+        repetitions={int(n): results[n] for n in ns},
     )
 
 
@@ -1191,6 +1251,11 @@ def _result_dataset(res: CapacityResult) -> xr.Dataset:
     """Label one session's result (dims ``n_features``, ``status``, ``bound``)."""
     one = {"units": "1"}
     nf = "n_features"
+    n_rep_max = int(res.options["max_repetitions"])
+    outcome = np.full((len(res.n_features), n_rep_max), np.nan)
+    for i, n in enumerate(res.n_features):
+        vals = res.repetitions[int(n)].outcomes
+        outcome[i, : len(vals)] = vals
     ds = xr.Dataset(
         {
             "capacity": ((), res.capacity, {
@@ -1223,6 +1288,9 @@ def _result_dataset(res: CapacityResult) -> xr.Dataset:
             "probe_order": ((nf,), res.probe_order, {
                 "long_name": "order in which n was probed by the search (1-based; 0 = not probed)",
                 **one}),
+            "outcome": ((nf, "repetition"), outcome, {
+                "long_name": "outcome of each repetition: 1 separable, 0 not separable, "
+                "NaN failed or not drawn", **one}),
             "status_count": ((nf, "status"), res.status_count, {
                 "long_name": "repetitions per decision status", **one}),
             "n_objects": ((), res.n_objects, {"long_name": "number of objects P", **one}),
@@ -1240,6 +1308,7 @@ def _result_dataset(res: CapacityResult) -> xr.Dataset:
             nf: (nf, res.n_features, {"long_name": "number of features n", **one}),
             "status": ("status", list(STATUSES), {"long_name": "decision status"}),
             "bound": ("bound", ["lower", "upper"]),
+            "repetition": ("repetition", np.arange(n_rep_max)),
         },
     )
     return ds
