@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import time
 
 import numpy as np
@@ -67,27 +68,49 @@ def make_arcs(
     return np.maximum(x + 0.5 * scale, 0.0)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nested", action="store_true", help="nested projections + shortcut")
-    parser.add_argument("--n-reference", type=int, default=12,
-                        help="sampled decisions re-solved by the reference QP")
+    parser.add_argument(
+        "--n-reference",
+        type=int,
+        default=12,
+        help="sampled decisions re-solved by the reference QP",
+    )
     parser.add_argument("--radius", type=float, default=1.8)
     args = parser.parse_args()
 
     x = make_arcs(seed=args.seed, radius=args.radius)
-    print(f"data: N={x.shape[0]} M={x.shape[1]} P={x.shape[2]}; jobs={args.jobs} "
-          f"nested={args.nested}; cpus={os.cpu_count()} {platform.processor() or ''}")
+    print(
+        f"data: N={x.shape[0]} M={x.shape[1]} P={x.shape[2]}; jobs={args.jobs} "
+        f"nested={args.nested}; cpus={os.cpu_count()} {platform.processor() or ''}"
+    )
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds()
     res = cap.critical_capacity(x, rng=args.seed, jobs=args.jobs, nested=args.nested)
     t_fast = time.perf_counter() - t0
+    cpu_fast = _cpu_seconds() - cpu0
+    load = os.getloadavg()[0]
     counts = dict(zip(cap.STATUSES, res.status_count.sum(axis=0).tolist()))
     n_decisions = int(res.n_attempts.sum())
-    print(f"fast path: N_c = {res.critical_n_features:.0f}  alpha_c = {res.capacity:.4f}  "
-          f"fit N_c = {res.fit.critical_n_features:.1f} "
-          f"[{res.fit.ci_low:.1f}, {res.fit.ci_high:.1f}]  time {t_fast:.1f} s")
+    print(
+        f"fast path: N_c = {res.critical_n_features:.0f}  alpha_c = {res.capacity:.4f}  "
+        f"fit N_c = {res.fit.critical_n_features:.1f} "
+        f"[{res.fit.ci_low:.1f}, {res.fit.ci_high:.1f}]  time {t_fast:.1f} s"
+    )
+    print(
+        f"  CPU time (this process + workers) {cpu_fast:.1f} s; load average at the end "
+        f"{load:.1f} on {os.cpu_count()} cores"
+    )
     print(f"  {len(res.n_features)} n tested, {n_decisions} decisions, statuses {counts}")
 
     # evenly spaced sample of the decisions that needed a solver, in probe order
@@ -118,9 +141,11 @@ def main() -> None:
             t_ref.append(time.perf_counter() - t)
             same = ref.separable is not None and bool(ref.separable) == bool(o) == fast.separable
             agree += same
-            print(f"  n={n:4d} rep={r:3d}: search {bool(o)!s:5}  LP {fast.separable!s:5} "
-                  f"({t_lp[-1]*1e3:6.0f} ms)  reference {ref.separable!s:5} "
-                  f"({t_ref[-1]:5.2f} s, {ref.message})  {'ok' if same else 'MISMATCH'}")
+            print(
+                f"  n={n:4d} rep={r:3d}: search {bool(o)!s:5}  LP {fast.separable!s:5} "
+                f"({t_lp[-1]*1e3:6.0f} ms)  reference {ref.separable!s:5} "
+                f"({t_ref[-1]:5.2f} s, {ref.message})  {'ok' if same else 'MISMATCH'}"
+            )
     ref_per = float(np.mean(t_ref))
     ref_total = ref_per * n_decisions
     summary = {
@@ -132,6 +157,8 @@ def main() -> None:
         "alpha_c": res.capacity,
         "N_c_fit": res.fit.critical_n_features,
         "fast_time_s": round(t_fast, 1),
+        "fast_cpu_s": round(cpu_fast, 1),
+        "load_average_1min": round(load, 1),
         "decisions": n_decisions,
         "statuses": counts,
         "sampled": len(picks),
@@ -142,8 +169,10 @@ def main() -> None:
         "speedup": round(ref_total / t_fast, 1),
     }
     print(f"agreement: {agree}/{len(picks)} sampled decisions")
-    print(f"reference: {ref_per:.2f} s per decision x {n_decisions} decisions = "
-          f"{ref_total:.0f} s ({ref_total / 3600:.2f} h) extrapolated")
+    print(
+        f"reference: {ref_per:.2f} s per decision x {n_decisions} decisions = "
+        f"{ref_total:.0f} s ({ref_total / 3600:.2f} h) extrapolated"
+    )
     print(f"speed-up (extrapolated reference / measured fast path): {ref_total / t_fast:.0f}x")
     print("RESULT " + json.dumps(summary, sort_keys=True))
 

@@ -75,6 +75,12 @@ def test_reference_qp_reports_the_max_margin():
     assert res.margin == pytest.approx(1.0, rel=1e-5)
 
 
+def test_lp_decision_with_the_margin_asked_for():
+    x = np.array([[4.0, 6.0], [3.0, 3.0]])
+    res = cap.is_linearly_separable(x, np.array([-1.0, 1.0]), margin=True)
+    assert res.status == _lp.CERTIFIED and res.margin == pytest.approx(1.0, rel=1e-5)
+
+
 def test_bias_is_unregularised_and_needed():
     # points far from the origin on one line: separable only with a bias
     x = np.array([[100.0, 101.0, 102.0, 103.0]])
@@ -140,9 +146,7 @@ def test_lp_decision_equals_qp_decision_on_random_instances(rng):
 
 
 def test_lp_falls_back_to_the_reference_when_unsure(monkeypatch):
-    monkeypatch.setattr(
-        _lp, "gordan_ipm", lambda a, **kw: _lp._IPMOutcome(None, None, 0, "forced")
-    )
+    monkeypatch.setattr(_lp, "gordan_ipm", lambda a, **kw: _lp._IPMOutcome(None, None, 0, "forced"))
     res = cap.is_linearly_separable(XOR, np.array([1, 1, -1, -1]))
     assert res.separable is False and res.status == _lp.FALLBACK
     res = cap.is_linearly_separable(XOR, np.array([1, -1, 1, -1]))
@@ -302,7 +306,9 @@ def test_nested_projections_are_monotone_per_repetition_and_agree_with_cover(rng
     assert res.status_count[:, STATUS_INDEX["shortcut"]].sum() > 0
     ns = sorted(res.repetitions)
     for rep in range(20):
-        seq = [res.repetitions[n].outcomes[rep] for n in ns if len(res.repetitions[n].outcomes) > rep]
+        seq = [
+            res.repetitions[n].outcomes[rep] for n in ns if len(res.repetitions[n].outcomes) > rep
+        ]
         assert all(a <= b for a, b in zip(seq, seq[1:]))
 
 
@@ -390,7 +396,11 @@ def test_shuffle_and_permute_controls_keep_the_samples(rng):
     centred = x - np.nanmean(x, axis=(1, 2), keepdims=True)
     y = cap.apply_control(x, "shuffle", rng=3)
     assert np.isnan(y[:, 3, 1]).all() and np.isnan(y).sum() == x.shape[0]
-    cols = lambda a: np.sort(a.transpose(0, 2, 1).reshape(a.shape[0], -1)[:, ~np.isnan(a).any(0).T.ravel()], axis=1)
+
+    def cols(a):
+        flat = a.transpose(0, 2, 1).reshape(a.shape[0], -1)
+        return np.sort(flat[:, ~np.isnan(a).any(0).T.ravel()], axis=1)
+
     np.testing.assert_allclose(cols(y), cols(centred))
     z = cap.apply_control(x, "permute_random", rng=3)
     for p in range(x.shape[2]):
@@ -413,8 +423,9 @@ def test_shuffled_control_lowers_the_capacity_of_separated_manifolds(rng):
     # grouped labels: capacity per object far below)
     x = rng.standard_normal((100, 1, 16)) + 0.2 * rng.standard_normal((100, 4, 16))
     plain = cap.critical_capacity(x, rng=8, tails=False, expected_precision=0.1)
-    shuffled = cap.critical_capacity(x, rng=8, tails=False, expected_precision=0.1,
-                                     control="shuffle")
+    shuffled = cap.critical_capacity(
+        x, rng=8, tails=False, expected_precision=0.1, control="shuffle"
+    )
     assert plain.capacity > 1.2
     assert shuffled.capacity < 0.8
 
@@ -495,7 +506,9 @@ def test_capacity_dataset_output(rng):
         assert out[name].attrs["long_name"] and "units" in out[name].attrs
     a0 = float(out.capacity.sel(session="layer0"))
     assert a0 == pytest.approx(12 / float(out.critical_n_features.sel(session="layer0")))
-    assert out.attrs["seed"] == 5 and "options" in out.attrs and "dnn_manifolds_version" in out.attrs
+    assert (
+        out.attrs["seed"] == 5 and "options" in out.attrs and "dnn_manifolds_version" in out.attrs
+    )
     one = cap.capacity(ds, session="layer1", seed=5)
     assert "session" not in one.dims and str(one.session.values) == "layer1"
     # a session's result does not depend on which other sessions are analysed
@@ -534,8 +547,12 @@ def test_cli_writes_the_capacity_of_every_session(tmp_path, rng):
             res.separable_fraction.values, direct.separable_fraction.values
         )
     one = tmp_path / "one.nc"
-    assert cli_main(["capacity", str(src), str(one), "--session", "layer1", "--jobs", "2",
-                     "--no-progress"]) == 0
+    assert (
+        cli_main(
+            ["capacity", str(src), str(one), "--session", "layer1", "--jobs", "2", "--no-progress"]
+        )
+        == 0
+    )
     with xr.open_dataset(one, engine="h5netcdf") as res:
         assert "session" not in res.dims
 

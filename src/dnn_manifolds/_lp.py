@@ -166,8 +166,13 @@ def canonical_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
             a[:, :n_features] = q
             a[:, n_features] = 1.0 / math.sqrt(n_points)
             a *= y[:, None]
-            return a, {"mean": mean, "scale": scale, "r": r_mat,
-                       "perm": np.arange(n_features), "rank": n_features}
+            return a, {
+                "mean": mean,
+                "scale": scale,
+                "r": r_mat,
+                "perm": np.arange(n_features),
+                "rank": n_features,
+            }
         q, r_mat, perm = sla.qr(xc, mode="economic", pivoting=True, check_finite=False)
         diag = np.abs(np.diag(r_mat))
         tol = (
@@ -423,7 +428,12 @@ def lp_separability(
     if out.separable is True:
         w, b = found[-1]
         return SeparabilityResult(
-            True, CERTIFIED, message, w=w, b=b, n_iter=out.n_iter,
+            True,
+            CERTIFIED,
+            message,
+            w=w,
+            b=b,
+            n_iter=out.n_iter,
             solve_time=time.perf_counter() - t0,
         )
     if out.separable is False:
@@ -505,15 +515,26 @@ def qp_separability(
             norm = float(np.linalg.norm(w))
             margin = float(np.min(y * (w @ x + b)) / norm) if norm > 0 else math.inf
             return SeparabilityResult(
-                True, REFERENCE, f"Clarabel: {status}", w=w, b=b, margin=margin,
-                n_iter=n_iter, solve_time=elapsed,
+                True,
+                REFERENCE,
+                f"Clarabel: {status}",
+                w=w,
+                b=b,
+                margin=margin,
+                n_iter=n_iter,
+                solve_time=elapsed,
             )
         return SeparabilityResult(
-            None, FAILED, f"Clarabel: {status} but the solution does not separate the points",
-            n_iter=n_iter, solve_time=elapsed,
+            None,
+            FAILED,
+            f"Clarabel: {status} but the solution does not separate the points",
+            n_iter=n_iter,
+            solve_time=elapsed,
         )
     if status == cp.INFEASIBLE:
         return SeparabilityResult(
             False, REFERENCE, f"Clarabel: {status}", n_iter=n_iter, solve_time=elapsed
         )
-    return SeparabilityResult(None, FAILED, f"Clarabel: {status}", n_iter=n_iter, solve_time=elapsed)
+    return SeparabilityResult(
+        None, FAILED, f"Clarabel: {status}", n_iter=n_iter, solve_time=elapsed
+    )

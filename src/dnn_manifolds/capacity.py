@@ -36,8 +36,8 @@ Command line
 depend on ``J`` (every repetition draws from its own stream
 ``SeedSequence([seed, session_index, 0, n, rep])``).
 
-Options (keyword arguments of :func:`capacity`, :func:`critical_capacity`, :func:`separable_fraction`)
--------------------------------------------------------------------------------------------------------
+Options (keyword arguments of capacity, critical_capacity and separable_fraction)
+---------------------------------------------------------------------------------
 ``projection`` ("gaussian": fresh Gaussian random projection to ``n`` features per repetition,
 the original's ``features_type = 2``; "neurons": ``n`` neurons drawn without replacement,
 ``features_type = 0``), ``labels`` ("balanced", "iid", "sparse"), ``expected_precision`` (0.05:
@@ -98,6 +98,7 @@ Deliberate choices versus the original (``analysis.md`` §10)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -380,8 +381,7 @@ def _check_points(points: Any) -> np.ndarray:
         raise TypeError(f"points must be a numeric array; got dtype {arr.dtype}")
     if arr.ndim != 3:
         raise ValueError(
-            "points must be 3-D (n_neurons, n_samples, n_objects); "
-            f"got shape {tuple(arr.shape)}"
+            "points must be 3-D (n_neurons, n_samples, n_objects); " f"got shape {tuple(arr.shape)}"
         )
     arr = arr.astype(np.float64, copy=False)
     n_neurons, n_samples, n_objects = arr.shape
@@ -515,6 +515,7 @@ def is_linearly_separable(
     labels: np.ndarray,
     *,
     method: str = "lp",
+    margin: bool = False,
     gamma_tol: float = _lp.GAMMA_TOL,
     clarabel_settings: dict | None = None,
 ) -> SeparabilityResult:
@@ -535,6 +536,9 @@ def is_linearly_separable(
         ``"lp"``: certified dense interior-point LP (status ``"certified"``), falling back to
         the reference QP when unsure (``"fallback"``). ``"qp"``: the original's hard-margin
         QP in cvxpy solved by Clarabel (``"reference"``), which also returns the margin.
+    margin : bool
+        With ``method="lp"``, also solve the reference QP for the max margin when the points
+        are separable (the LP decides; the QP only adds ``margin``).
     gamma_tol : float
         Normalised-margin tolerance of the LP certificates.
     clarabel_settings : dict, optional
@@ -556,9 +560,7 @@ def is_linearly_separable(
     """
     x = np.asarray(points, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(
-            f"points must be 2-D (n_features, n_points); got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"points must be 2-D (n_features, n_points); got shape {tuple(x.shape)}")
     y = np.asarray(labels, dtype=np.float64)
     if y.shape != (x.shape[1],):
         raise ValueError(
@@ -574,7 +576,13 @@ def is_linearly_separable(
     x, y = x[:, keep], y[keep]
     if x.shape[1] == 0:
         raise ValueError("points has no column without NaN")
-    return _decide(x, y, method=method, gamma_tol=gamma_tol, clarabel_settings=clarabel_settings)
+    res = _decide(x, y, method=method, gamma_tol=gamma_tol, clarabel_settings=clarabel_settings)
+    if margin and res.separable and math.isnan(res.margin):
+        ref = _lp.qp_separability(x, y, clarabel_settings=clarabel_settings)
+        res = dataclasses.replace(
+            res, margin=ref.margin, message=f"{res.message}; margin: {ref.message}"
+        )
+    return res
 
 
 def _decide(x, y, *, method, gamma_tol, clarabel_settings=None) -> SeparabilityResult:
@@ -602,7 +610,12 @@ class _Problem:
 
 
 def _prepare(points: np.ndarray, key: tuple[int, ...], opts: dict[str, Any]) -> _Problem:
-    """Drop missing samples, apply control and z-score, build the Gram basis."""
+    """Drop missing samples, apply control and z-score, build the Gram basis.
+
+    The Gram basis is a pivoted Cholesky factor of the centred samples' Gram matrix (LAPACK
+    ``dpstrf``, default tolerance): directions whose singular value is below about
+    ``sqrt(K ε)`` times the largest are dropped, a perturbation at the float32 level.
+    """
     if opts["control"] != "none":
         ctrl_rng = np.random.default_rng(np.random.SeedSequence(list(key) + [3]))
         points = apply_control(points, opts["control"], rng=ctrl_rng)
@@ -661,7 +674,9 @@ def _draw_labels(rng: np.random.Generator, n_objects: int, labeling: str) -> np.
     return y
 
 
-def _features(problem: _Problem, n: int, rep: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+def _features(
+    problem: _Problem, n: int, rep: int
+) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
     """Features ``(n', K)`` and object labels of repetition ``rep`` at ``n``, plus its stream."""
     key = list(problem.key)
     opts = problem.opts
@@ -701,7 +716,9 @@ def _cutting_plane(problem: _Problem, feats, y, rng) -> SeparabilityResult:
     used_fallback = False
     total_iter = 0
     while True:
-        res = _decide(feats[:, active], y[active], method=opts["method"], gamma_tol=opts["gamma_tol"])
+        res = _decide(
+            feats[:, active], y[active], method=opts["method"], gamma_tol=opts["gamma_tol"]
+        )
         total_iter += res.n_iter
         used_fallback |= res.status == _lp.FALLBACK
         if res.separable is not True:  # not separable on a subset ⇒ not separable; or failed
@@ -771,8 +788,9 @@ class _Runner:
                 max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(problem,)
             )
 
-    def outcomes(self, n: int, known: Callable[[int], bool | None], n_max: int,
-                 needed: Callable[[], int]):
+    def outcomes(
+        self, n: int, known: Callable[[int], bool | None], n_max: int, needed: Callable[[], int]
+    ):
         """Yield ``(rep, (separable, status))`` for ``rep = 0, 1, …`` in order, lazily.
 
         ``known(rep)`` gives a decision that needs no solver (the monotone shortcut) or
@@ -798,8 +816,11 @@ class _Runner:
                 window = max(2 * self.jobs, needed())
                 while next_rep < n_max and len(pending) < window:
                     short = known(next_rep)
-                    item = (short, "shortcut") if short is not None else self.pool.submit(
-                        _worker_task, (n, next_rep))
+                    item = (
+                        (short, "shortcut")
+                        if short is not None
+                        else self.pool.submit(_worker_task, (n, next_rep))
+                    )
                     pending.append((next_rep, item))
                     next_rep += 1
                 if not pending:
@@ -907,7 +928,9 @@ def _resolve_key(rng: Any) -> tuple[int, ...]:
     )
 
 
-def separable_fraction(points: np.ndarray, n_features: int, *, rng: Any = None, **options) -> FractionResult:
+def separable_fraction(
+    points: np.ndarray, n_features: int, *, rng: Any = None, **options
+) -> FractionResult:
     """Fraction of random dichotomies that are separable with ``n`` random features (§3.3).
 
     Per repetition: a fresh random view of ``n_features`` features (Gaussian projection or
@@ -937,7 +960,9 @@ def separable_fraction(points: np.ndarray, n_features: int, *, rng: Any = None, 
     if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)):
         raise TypeError(f"n_features must be an integer; got {n_features!r}")
     if not 1 <= n_features <= n_neurons:
-        raise ValueError(f"n_features must be between 1 and n_neurons = {n_neurons}; got {n_features}")
+        raise ValueError(
+            f"n_features must be between 1 and n_neurons = {n_neurons}; got {n_features}"
+        )
     problem = _prepare(pts, _resolve_key(rng), opts)
     runner = _Runner(problem, opts["jobs"])
     try:
@@ -959,7 +984,12 @@ def default_jumps(n_neurons: int) -> int:
 
 
 def search_critical_n(
-    evaluate: Callable[[int], float], n_max: int, *, jumps: int, precision: int = 1, tails: bool = True
+    evaluate: Callable[[int], float],
+    n_max: int,
+    *,
+    jumps: int,
+    precision: int = 1,
+    tails: bool = True,
 ) -> tuple[float, list[int]]:
     """The original's search for ``N_c`` (``check_binary_dichotomies_capacity2``, §3.2).
 
@@ -1017,7 +1047,10 @@ def search_critical_n(
         cond_a = max_n - min_n > precision
         cond_b = tails and min_v > 0 and min_i - 1 > precision and math.ceil((min_i + 1) / 2) != n
         cond_c = (
-            tails and max_v < 1 and n_max - max_i > precision and math.ceil((max_i + n_max) / 2) != n
+            tails
+            and max_v < 1
+            and n_max - max_i > precision
+            and math.ceil((max_i + n_max) / 2) != n
         )
         if cond_a:
             n = math.ceil((max_n + min_n) / 2)
@@ -1100,18 +1133,27 @@ def fit_transition(
         return -float(np.sum(k * sspec.log_ndtr(z) + (m - k) * sspec.log_ndtr(-z)))
 
     def profile(c: float) -> tuple[float, float]:
-        res = sopt.minimize_scalar(lambda ls: nll(c, ls), bounds=(s_lo, s_hi), method="bounded",
-                                   options={"xatol": 1e-6})
+        res = sopt.minimize_scalar(
+            lambda ls: nll(c, ls), bounds=(s_lo, s_hi), method="bounded", options={"xatol": 1e-6}
+        )
         return float(res.fun), float(res.x)
 
-    res = sopt.minimize_scalar(lambda c: profile(c)[0], bracket=None,
-                               bounds=(float(n.min()) - span, float(n.max()) + span),
-                               method="bounded", options={"xatol": 1e-6})
+    res = sopt.minimize_scalar(
+        lambda c: profile(c)[0],
+        bracket=None,
+        bounds=(float(n.min()) - span, float(n.max()) + span),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     c_hat = float(res.x)
     best, log_s = profile(c_hat)
     # polish jointly (the bounded scalar search can stop on a flat plateau)
-    joint = sopt.minimize(lambda t: nll(t[0], t[1]), x0=[c_hat, log_s], method="Nelder-Mead",
-                          options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 2000})
+    joint = sopt.minimize(
+        lambda t: nll(t[0], t[1]),
+        x0=[c_hat, log_s],
+        method="Nelder-Mead",
+        options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 2000},
+    )
     if joint.fun < best and s_lo <= joint.x[1] <= s_hi:
         c_hat, log_s, best = float(joint.x[0]), float(joint.x[1]), float(joint.fun)
     if not math.isfinite(best):
@@ -1185,8 +1227,9 @@ def critical_capacity(points: np.ndarray, *, rng: Any = None, **options) -> Capa
     return _critical_capacity(pts, key, opts, t0=t0)
 
 
-def _critical_capacity(pts: np.ndarray, key: tuple[int, ...], opts: dict, *, t0: float,
-                       desc: str = "capacity") -> CapacityResult:
+def _critical_capacity(
+    pts: np.ndarray, key: tuple[int, ...], opts: dict, *, t0: float, desc: str = "capacity"
+) -> CapacityResult:
     n_neurons = pts.shape[0]
     problem = _prepare(pts, key, opts)
     jumps = opts["jumps"] or default_jumps(n_neurons)
@@ -1235,8 +1278,9 @@ def _critical_capacity(pts: np.ndarray, key: tuple[int, ...], opts: dict, *, t0:
         n_separable=n_sep,
         n_attempts=np.array([r.n_attempts for r in rs], dtype=np.int64),
         probe_order=np.array([order[n] for n in ns], dtype=np.int64),
-        status_count=np.array([[r.status_count[s] for s in STATUSES] for r in rs], dtype=np.int64)
-        .reshape(len(rs), len(STATUSES)),
+        status_count=np.array(
+            [[r.status_count[s] for s in STATUSES] for r in rs], dtype=np.int64
+        ).reshape(len(rs), len(STATUSES)),
         jumps=int(jumps),
         wall_time=time.perf_counter() - t0,
         options={k: v for k, v in opts.items() if k not in ("progress",)},
@@ -1258,49 +1302,115 @@ def _result_dataset(res: CapacityResult) -> xr.Dataset:
         outcome[i, : len(vals)] = vals
     ds = xr.Dataset(
         {
-            "capacity": ((), res.capacity, {
-                "long_name": "direct classification capacity alpha_c = P / N_c (first crossing)", **one}),
-            "critical_n_features": ((), res.critical_n_features, {
-                "long_name": "critical number of features N_c: smallest tested n with f(n) >= 0.5",
-                **one}),
-            "critical_n_features_fit": ((), res.fit.critical_n_features, {
-                "long_name": "N_c from a maximum-likelihood probit fit of f(n)", **one}),
-            "critical_n_features_fit_ci": (("bound",), [res.fit.ci_low, res.fit.ci_high], {
-                "long_name": f"{res.fit.confidence:.0%} profile-likelihood interval of the fitted N_c",
-                **one}),
-            "capacity_fit": ((), res.capacity_fit, {
-                "long_name": "P / fitted N_c", **one}),
-            "capacity_fit_ci": (("bound",), list(res.capacity_fit_ci), {
-                "long_name": f"{res.fit.confidence:.0%} interval of P / fitted N_c", **one}),
-            "fit_width": ((), res.fit.width, {
-                "long_name": "width sigma of the probit fit Phi((n - N_c)/sigma)", **one}),
-            "fit_status": ((), res.fit.status, {
-                "long_name": "probit fit status (ok, step, no_transition, failed)"}),
-            "separable_fraction": ((nf,), res.fraction, {
-                "long_name": "fraction f(n) of random dichotomies that are linearly separable",
-                **one}),
-            "n_repetitions": ((nf,), res.n_repetitions, {
-                "long_name": "decided repetitions (random projections x labels) at n", **one}),
-            "n_separable": ((nf,), res.n_separable, {
-                "long_name": "separable repetitions at n", **one}),
-            "n_attempts": ((nf,), res.n_attempts, {
-                "long_name": "repetitions drawn at n (decided + failed)", **one}),
-            "probe_order": ((nf,), res.probe_order, {
-                "long_name": "order in which n was probed by the search (1-based; 0 = not probed)",
-                **one}),
-            "outcome": ((nf, "repetition"), outcome, {
-                "long_name": "outcome of each repetition: 1 separable, 0 not separable, "
-                "NaN failed or not drawn", **one}),
-            "status_count": ((nf, "status"), res.status_count, {
-                "long_name": "repetitions per decision status", **one}),
+            "capacity": (
+                (),
+                res.capacity,
+                {
+                    "long_name": "direct classification capacity alpha_c = P / N_c (first crossing)",
+                    **one,
+                },
+            ),
+            "critical_n_features": (
+                (),
+                res.critical_n_features,
+                {
+                    "long_name": "critical number of features N_c: smallest tested n with f(n) >= 0.5",
+                    **one,
+                },
+            ),
+            "critical_n_features_fit": (
+                (),
+                res.fit.critical_n_features,
+                {"long_name": "N_c from a maximum-likelihood probit fit of f(n)", **one},
+            ),
+            "critical_n_features_fit_ci": (
+                ("bound",),
+                [res.fit.ci_low, res.fit.ci_high],
+                {
+                    "long_name": f"{res.fit.confidence:.0%} profile-likelihood interval of fitted N_c",
+                    **one,
+                },
+            ),
+            "capacity_fit": ((), res.capacity_fit, {"long_name": "P / fitted N_c", **one}),
+            "capacity_fit_ci": (
+                ("bound",),
+                list(res.capacity_fit_ci),
+                {"long_name": f"{res.fit.confidence:.0%} interval of P / fitted N_c", **one},
+            ),
+            "fit_width": (
+                (),
+                res.fit.width,
+                {"long_name": "width sigma of the probit fit Phi((n - N_c)/sigma)", **one},
+            ),
+            "fit_status": (
+                (),
+                res.fit.status,
+                {"long_name": "probit fit status (ok, step, no_transition, failed)"},
+            ),
+            "separable_fraction": (
+                (nf,),
+                res.fraction,
+                {
+                    "long_name": "fraction f(n) of random dichotomies that are linearly separable",
+                    **one,
+                },
+            ),
+            "n_repetitions": (
+                (nf,),
+                res.n_repetitions,
+                {"long_name": "decided repetitions (random projections x labels) at n", **one},
+            ),
+            "n_separable": (
+                (nf,),
+                res.n_separable,
+                {"long_name": "separable repetitions at n", **one},
+            ),
+            "n_attempts": (
+                (nf,),
+                res.n_attempts,
+                {"long_name": "repetitions drawn at n (decided + failed)", **one},
+            ),
+            "probe_order": (
+                (nf,),
+                res.probe_order,
+                {
+                    "long_name": "order in which n was probed by the search (1-based; 0 = not probed)",
+                    **one,
+                },
+            ),
+            "outcome": (
+                (nf, "repetition"),
+                outcome,
+                {
+                    "long_name": "outcome of each repetition: 1 separable, 0 not separable, "
+                    "NaN failed or not drawn",
+                    **one,
+                },
+            ),
+            "status_count": (
+                (nf, "status"),
+                res.status_count,
+                {"long_name": "repetitions per decision status", **one},
+            ),
             "n_objects": ((), res.n_objects, {"long_name": "number of objects P", **one}),
-            "n_neurons": ((), res.n_neurons, {
-                "long_name": "number of non-silent neurons N (largest n searched)", **one}),
-            "n_points": ((), res.n_points, {
-                "long_name": "number of valid samples over all objects", **one}),
-            "basis_rank": ((), res.rank, {
-                "long_name": "rank of the centred samples if fewer samples than neurons, else N",
-                **one}),
+            "n_neurons": (
+                (),
+                res.n_neurons,
+                {"long_name": "number of non-silent neurons N (largest n searched)", **one},
+            ),
+            "n_points": (
+                (),
+                res.n_points,
+                {"long_name": "number of valid samples over all objects", **one},
+            ),
+            "basis_rank": (
+                (),
+                res.rank,
+                {
+                    "long_name": "rank of the centred samples if fewer samples than neurons, else N",
+                    **one,
+                },
+            ),
             "jumps": ((), res.jumps, {"long_name": "coarse-scan step of the search", **one}),
             "wall_time": ((), res.wall_time, {"long_name": "wall-clock time", "units": "s"}),
         },
@@ -1380,10 +1490,25 @@ def capacity(
     if single:
         out = parts[0]
     else:
-        fill = {name: 0 for name in ("n_repetitions", "n_separable", "n_attempts", "probe_order",
-                                     "status_count")}
-        out = xr.concat(parts, dim="session", join="outer", fill_value=fill,
-                        data_vars="all", coords="different", compat="equals")
+        fill = {
+            name: 0
+            for name in (
+                "n_repetitions",
+                "n_separable",
+                "n_attempts",
+                "probe_order",
+                "status_count",
+            )
+        }
+        out = xr.concat(
+            parts,
+            dim="session",
+            join="outer",
+            fill_value=fill,
+            data_vars="all",
+            coords="different",
+            compat="equals",
+        )
         for name in ("separable_fraction",):
             out[name].attrs = parts[0][name].attrs
     stored = {k: v for k, v in opts.items() if k != "progress"}
@@ -1458,23 +1583,44 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", metavar="IN.nc", help="manifold dataset (netCDF)")
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file")
-    p.add_argument("--session", action="append", metavar="S",
-                   help="session title or index; repeat for several (default: all sessions)")
+    p.add_argument(
+        "--session",
+        action="append",
+        metavar="S",
+        help="session title or index; repeat for several (default: all sessions)",
+    )
     p.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
-    p.add_argument("--jobs", type=_positive_int, default=1,
-                   help="worker processes for the repetitions (default 1; results do not depend on it)")
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        help="worker processes for the repetitions " "(default 1; results do not depend on it)",
+    )
     p.add_argument("--control", choices=CONTROLS, default="none", help="control manipulation")
     p.add_argument("--zscore", action="store_true", help="z-score each neuron first")
-    p.add_argument("--projection", choices=PROJECTIONS, default="gaussian",
-                   help="random features: Gaussian projection (default) or neuron subsets")
+    p.add_argument(
+        "--projection",
+        choices=PROJECTIONS,
+        default="gaussian",
+        help="random features: Gaussian projection (default) or neuron subsets",
+    )
     p.add_argument("--labels", choices=LABELINGS, default="balanced", help="random labelling")
-    p.add_argument("--method", choices=METHODS, default="lp",
-                   help="separability solver: certified LP (default) or reference QP (slow)")
-    p.add_argument("--cutting-plane", action="store_true",
-                   help="cutting plane over samples (same decisions)")
-    p.add_argument("--nested", action="store_true",
-                   help="nested projections with the monotone shortcut (faster; correlated f(n))")
-    p.add_argument("--no-tails", action="store_true",
-                   help="skip the tail probes after the bisection")
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="lp",
+        help="separability solver: certified LP (default) or reference QP (slow)",
+    )
+    p.add_argument(
+        "--cutting-plane", action="store_true", help="cutting plane over samples (same decisions)"
+    )
+    p.add_argument(
+        "--nested",
+        action="store_true",
+        help="nested projections with the monotone shortcut (faster; correlated f(n))",
+    )
+    p.add_argument(
+        "--no-tails", action="store_true", help="skip the tail probes after the bisection"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.set_defaults(func=_cli)
