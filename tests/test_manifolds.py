@@ -30,7 +30,7 @@ def stim(tmp_path_factory):
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, stim):
     out = tmp_path_factory.mktemp("train")
-    return train_demo_cnn(out, stimuli_path=stim, epochs=6, seed=0, batch_size=10, learning_rate=3e-3)
+    return train_demo_cnn(out, stimuli_path=stim, epochs=10, seed=0, batch_size=10, learning_rate=3e-3)
 
 
 def _gen(path, stim, **kw):
@@ -159,7 +159,7 @@ def test_point_cloud_subsets_pad_missing_samples(tmp_path, stim):
 
 
 def test_training_checkpoints_are_networks_that_learn(stim, checkpoints):
-    assert [p.name for p in checkpoints] == [f"epoch{e:03d}.pt" for e in range(7)]
+    assert [p.name for p in checkpoints] == [f"epoch{e:03d}.pt" for e in range(11)]
     log = json.loads((checkpoints[0].parent / "training_log.json").read_text())["log"]
     assert log[-1]["train_accuracy"] > max(0.6, log[0]["train_accuracy"] + 0.3)
     first = torch.load(checkpoints[0], weights_only=True)
@@ -177,7 +177,7 @@ def test_several_checkpoints_become_network_sessions(tmp_path, stim, checkpoints
                  layers=["pixels", "fc5"])
     ds = load_dataset(collect_shards([shard], tmp_path / "cc.nc"))
     assert list(ds["session"].values) == ["democnn-epoch000/pixels/y-shear", "democnn-epoch000/fc5/y-shear",
-                                          "democnn-epoch006/pixels/y-shear", "democnn-epoch006/fc5/y-shear"]
+                                          "democnn-epoch010/pixels/y-shear", "democnn-epoch010/fc5/y-shear"]
     t = ds["tuning"].values
     np.testing.assert_array_equal(t[0], t[2])  # pixels do not depend on the weights
     assert not np.allclose(t[1, :6], t[3, :6])
@@ -195,4 +195,6 @@ def test_cli_generate_collect_and_train(tmp_path, stim):
     assert cli.main(["train-demo", str(tmp_path / "t"), "--stimuli", str(stim), "--epochs", "0"]) == 0
     assert (tmp_path / "t" / "epoch000.pt").exists()
     with xr.open_dataset(shard, engine="h5netcdf") as ds:
-        assert ds["act_fc5"].dims == ("network", "object", "sample", "unit_fc5")
+        assert ds["activation"].dims == ("network", "object", "sample", "unit")
+        assert list(ds["layer"].values) == ["pixels", "fc5"]
+        assert (ds["unit_layer"].values == 0).sum() == 4096

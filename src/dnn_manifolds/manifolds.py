@@ -32,8 +32,8 @@ shard only needs the object *positions* (0 … P−1) it handles.
 Shards and collect
 ------------------
 :func:`generate_shard` handles (objects × one transform) for one network (or several
-checkpoints of one architecture) and writes one netCDF file atomically: per layer a variable
-``act_<layer>`` of dims (network, object, sample, unit_<layer>) float32, plus the template
+checkpoints of one architecture) and writes one netCDF file atomically: one variable
+``activation`` (network, object, sample, unit) float32 holding every layer's units, plus the template
 indices, labels and transform parameters. Its peak memory is the shard's output plus one
 batch of activations. :func:`collect_shards` merges shards into one manifold dataset
 (:mod:`dnn_manifolds.dataset`) per (network, manifold kind): sessions = network × layer ×
@@ -306,7 +306,7 @@ def generate_shard(
                                  n_objects=n_objects, positions=positions, n_samples=n_samples,
                                  range_factor=range_factor, seed=seed, objects_seed=objects_seed)
             nets_meta = []
-            arrays: dict[str, np.ndarray] = {}
+            acts, arrays = None, {}
             units: dict[str, np.ndarray] = {}
             recorded_layers = None
             for w_i, w in enumerate(weights_all):
@@ -318,9 +318,8 @@ def generate_shard(
                     recorded_layers = chosen
                     for layer in chosen:
                         units[layer.slug] = net.units(layer.slug)
-                        arrays[layer.slug] = np.full(
-                            (len(weights_all), len(positions), plan["n_samples"], units[layer.slug].size),
-                            np.nan, dtype=np.float32)
+                    acts, arrays = _allocate(len(weights_all), len(positions), plan["n_samples"],
+                                             units, chosen)
                 else:
                     for layer in chosen:
                         if not np.array_equal(net.units(layer.slug), units[layer.slug]):
@@ -336,16 +335,13 @@ def generate_shard(
                 if transform == "top":
                     plan = _select_top(stim, net, plan, top_fraction=top_fraction,
                                        n_samples=n_samples, batch_size=batch_size)
-                    for layer in chosen:
-                        arrays[layer.slug] = np.full(
-                            (1, len(positions), plan["n_samples"], units[layer.slug].size),
-                            np.nan, dtype=np.float32)
+                    acts, arrays = _allocate(1, len(positions), plan["n_samples"], units, chosen)
                 for o_i in range(len(positions)):
                     _record_object(stim, net, chosen, plan, o_i, arrays, w_i, batch_size)
                 del net
         labels_out = [str(labels[i]) for i in plan["object_image"]] if smooth else list(plan["categories"])
         ds = _shard_dataset(
-            arrays, units, plan, positions=positions, labels=labels_out, nets_meta=nets_meta,
+            acts, units, plan, positions=positions, labels=labels_out, nets_meta=nets_meta,
             layers=recorded_layers)
         ds.attrs.update(provenance_attrs(
             seeds={"seed": seed, "objects_seed": objects_seed, "neuron_seed": neuron_seed,
@@ -363,9 +359,22 @@ def generate_shard(
             torch_version=str(torch.__version__),
             stimuli_kind=plan["stimuli_kind"],
         ))
-        return write_netcdf(ds, out_path)
+        return write_netcdf(ds, out_path, compress=False)  # shards are intermediate: speed over size
     finally:
         torch.set_num_threads(old_threads)
+
+
+def _allocate(n_networks, n_objects, n_samples, units, layers):
+    """One float32 array (network, object, sample, unit) for all layers, NaN-filled, and a
+    view per layer (its unit columns)."""
+    total = sum(units[lay.slug].size for lay in layers)
+    acts = np.full((n_networks, n_objects, n_samples, total), np.nan, dtype=np.float32)
+    views, offset = {}, 0
+    for lay in layers:
+        n = units[lay.slug].size
+        views[lay.slug] = acts[..., offset:offset + n]
+        offset += n
+    return acts, views
 
 
 def _shard_config(*, stimuli_path, weights, **kw) -> dict[str, Any]:
@@ -483,15 +492,21 @@ def _record_object(stim, net: Network, layers, plan, o_i: int, arrays, w_i: int,
                 arrays[layer.slug][w_i, o_i, cols] = out[layer.slug]
 
 
-def _shard_dataset(arrays, units, plan, *, positions, labels, nets_meta, layers) -> xr.Dataset:
-    data_vars = {}
+def _shard_dataset(acts, units, plan, *, positions, labels, nets_meta, layers) -> xr.Dataset:
+    """All layers in one variable ``activation`` (network, object, sample, unit); each unit has
+    its ``unit_layer`` (position in ``layer``) and ``unit_index`` (index into the flattened
+    layer). One variable keeps the netCDF bookkeeping per file small."""
     coords: dict[str, Any] = {
         "network": ("network", np.array([m["label"] for m in nets_meta], dtype=object)),
+        "layer": ("layer", np.array([lay.slug for lay in layers], dtype=object)),
         "object": ("object", np.asarray(positions, dtype=np.int64)),
         "object_id": ("object", np.asarray(plan["object_id"], dtype=np.int64)),
         "object_label": ("object", np.array(labels, dtype=object)),
         "sample": ("sample", np.arange(plan["n_samples"])),
         "image_index": (("object", "sample"), plan["image_index"].astype(np.int64)),
+        "unit_layer": ("unit", np.concatenate([np.full(units[lay.slug].size, k, dtype=np.int32)
+                                               for k, lay in enumerate(layers)])),
+        "unit_index": ("unit", np.concatenate([units[lay.slug] for lay in layers])),
     }
     if plan["matrices"] is not None:
         coords["affine"] = (("object", "sample", "param"),
@@ -499,13 +514,10 @@ def _shard_dataset(arrays, units, plan, *, positions, labels, nets_meta, layers)
         coords["param"] = ("param", np.array(AFFINE_PARAMETERS, dtype=object))
     if "values" in plan:
         coords["transform_value"] = ("sample", plan["values"])
-    for layer in layers:
-        dim = f"unit_{layer.slug}"
-        coords[dim] = (dim, units[layer.slug])
-        data_vars[f"act_{layer.slug}"] = (("network", "object", "sample", dim), arrays[layer.slug],
-                                          {"long_name": f"responses of layer {layer.slug}", "units": "1",
-                                           "module": layer.module, "kind": layer.kind})
-    ds = xr.Dataset(data_vars, coords=coords)
+    ds = xr.Dataset(
+        {"activation": (("network", "object", "sample", "unit"), acts,
+                        {"long_name": "responses of the recorded units of every layer", "units": "1"})},
+        coords=coords)
     ds.attrs["layers"] = json.dumps([lay.slug for lay in layers])
     return ds
 
@@ -577,7 +589,9 @@ def collect_shards(
     layers = json.loads(first.attrs["layers"])
     networks = [str(n) for n in first["network"].values]
     n_samples = max(int(ds.sizes["sample"]) for _, ds in shards)
-    n_units = {lay: int(first.sizes[f"unit_{lay}"]) for lay in layers}
+    unit_layer = first["unit_layer"].values
+    columns = {lay: np.flatnonzero(unit_layer == k) for k, lay in enumerate(layers)}
+    n_units = {lay: int(c.size) for lay, c in columns.items()}
     n_neurons = max(n_units.values())
     # object order: positions 0..P-1; ids/labels must agree across transforms
     object_id = np.full(n_objects, -1, dtype=np.int64)
@@ -623,7 +637,7 @@ def collect_shards(
         for lay in layers:
             for t in transforms:
                 for pos, (_path, ds, o_i) in per_transform_objects[t].items():
-                    act = ds[f"act_{lay}"].values[w_i, o_i]  # (sample, unit)
+                    act = ds["activation"].values[w_i, o_i][:, columns[lay]]  # (sample, unit)
                     m = act.shape[0]
                     tuning[s, :act.shape[1], :m, pos] = act.T
                     image_index[s, :m, pos] = ds["image_index"].values[o_i]

@@ -38,7 +38,7 @@ def _demo_cnn_class():
         """Compact CNN for 64-px images: 3 conv–ReLU–max-pool stages and 2 fully connected layers.
 
         conv1 5×5×16 → relu1 → pool1 (32²) → conv2 3×3×32 → relu2 → pool2 (16²) →
-        conv3 3×3×64 → relu3 → pool3 (8²) → fc4 (4096 → 128) → relu4 → fc5 (128 → n_classes).
+        conv3 3×3×64 → relu3 → pool3 (8²) → fc4 (4096 → 512) → relu4 → fc5 (512 → n_classes).
         """
 
         LAYERS = (
@@ -57,7 +57,7 @@ def _demo_cnn_class():
                 nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             )
             self.classifier = nn.Sequential(
-                nn.Linear(64 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, self.n_classes),
+                nn.Linear(64 * 8 * 8, 512), nn.ReLU(), nn.Linear(512, self.n_classes),
             )
 
         def forward(self, x):
