@@ -313,13 +313,18 @@ class CapacityResult:
 
     @property
     def capacity_fit(self) -> float:
-        """``P`` divided by the fitted ``N_c``."""
-        return self.n_objects / self.fit.critical_n_features
+        """``P`` divided by the fitted ``N_c`` (NaN when the fit has none)."""
+        return _per(self.n_objects, self.fit.critical_n_features)
 
     @property
     def capacity_fit_ci(self) -> tuple[float, float]:
         """Confidence interval of :attr:`capacity_fit` (``P / ci_high``, ``P / ci_low``)."""
-        return (self.n_objects / self.fit.ci_high, self.n_objects / self.fit.ci_low)
+        return (_per(self.n_objects, self.fit.ci_high), _per(self.n_objects, self.fit.ci_low))
+
+
+def _per(n_objects: int, n_features: float) -> float:
+    """``P / n`` for a positive finite ``n``, else NaN."""
+    return n_objects / n_features if math.isfinite(n_features) and n_features > 0 else math.nan
 
 
 # ============================================================================ validation
