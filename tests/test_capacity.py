@@ -527,6 +527,11 @@ def test_same_seed_same_result_and_jobs_do_not_matter(rng):
         np.testing.assert_array_equal(other.n_features, a.n_features)
         np.testing.assert_array_equal(other.fraction, a.fraction)
         np.testing.assert_array_equal(other.n_repetitions, a.n_repetitions)
+    e = cap.critical_capacity(points, rng=11, nested=True)
+    f = cap.critical_capacity(points, rng=11, nested=True, jobs=2)
+    np.testing.assert_array_equal(e.n_features, f.n_features)
+    np.testing.assert_array_equal(e.fraction, f.fraction)
+    np.testing.assert_array_equal(e.status_count, f.status_count)
     d = cap.critical_capacity(points, rng=12)
     assert not (
         np.array_equal(d.n_features, a.n_features) and np.array_equal(d.fraction, a.fraction)

@@ -44,10 +44,13 @@ Fast path (:func:`lp_separability`)
    If neither certificate is reached (or the separator fails the check on the original data),
    the fast path says so (``separable=None``) and the caller falls back to the reference.
 
-So the decision is exact in this sense: a dichotomy whose best normalised margin in canonical
-coordinates exceeds ``gamma_tol`` (1e-9 by default) is always called separable, one with no
-separator at all is always called not separable, and the (measure-zero for continuous data)
-band in between is resolved by the reference solver.
+So the decision is exact in this sense: a "separable" answer is always backed by a separator
+verified on the original points; a "not separable" answer by a certificate that no separator
+has a normalised margin above ``gamma_tol`` (1e-9 by default) in canonical coordinates (which
+are the original points up to an invertible affine map and the rounding of computing it,
+~1e-12 relative). Only dichotomies whose best margin lies within that band of zero (measure
+zero for continuous data) could be answered either way; when the iterations reach neither
+certificate, the reference solver decides.
 
 Reference (:func:`qp_separability`)
 -----------------------------------

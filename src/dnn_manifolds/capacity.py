@@ -131,9 +131,11 @@ __all__ = [
     "apply_control",
     "capacity",
     "critical_capacity",
+    "default_jumps",
     "fit_transition",
     "is_linearly_separable",
     "register_cli",
+    "search_critical_n",
     "separable_fraction",
     "zscore_neurons",
 ]
@@ -839,7 +841,7 @@ class _Runner:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown()
+            self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
 
