@@ -452,6 +452,13 @@ def test_bad_options_raise_clear_errors(rng, kwargs, error, match):
         cap.critical_capacity(_random_points(rng, 6, 4), rng=0, **kwargs)
 
 
+def test_check_options_fills_defaults_and_rejects_bad_values():
+    opts = cap.check_options({"nested": True})
+    assert opts["nested"] is True and opts["min_repetitions"] == 20 and opts["max_repetitions"] == 100
+    with pytest.raises(ValueError, match="control must be one of"):
+        cap.check_options({"control": "scramble"})
+
+
 def test_bad_points_raise_clear_errors(rng):
     with pytest.raises(ValueError, match="at least 2 objects"):
         cap.critical_capacity(rng.standard_normal((5, 3, 1)), rng=0)

@@ -130,6 +130,7 @@ __all__ = [
     "SeparabilityResult",
     "apply_control",
     "capacity",
+    "check_options",
     "critical_capacity",
     "default_jumps",
     "fit_transition",
@@ -330,6 +331,21 @@ def _per(n_objects: int, n_features: float) -> float:
 
 
 # ============================================================================ validation
+
+
+def check_options(options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate capacity options (as given to :func:`capacity`); return them with defaults.
+
+    For callers that want to reject a bad configuration before any work (the workflow).
+
+    Raises
+    ------
+    ValueError
+        A known option with a bad value (the message names it).
+    TypeError
+        An unknown option.
+    """
+    return _check_options(dict(options or {}), where="capacity")
 
 
 def _check_options(options: dict[str, Any], *, where: str) -> dict[str, Any]:
