@@ -57,7 +57,7 @@ import xarray as xr
 from .dataset import make_dataset, provenance_attrs, save_dataset
 from .fileio import NETCDF_ENGINE, write_netcdf
 from .networks import N_UNITS, Network, select_layers
-from .stimuli import StimulusSet, choose_categories, choose_templates
+from .stimuli import StimulusSet, choose_categories, choose_templates, resolve_stimuli
 from .transforms import (
     AFFINE_PARAMETERS,
     TRANSFORMS_1D,
@@ -193,7 +193,8 @@ def network_label(network: str, meta: dict[str, Any], weights) -> str:
 def generate_shard(
     out_path: str | os.PathLike,
     *,
-    stimuli_path: str | os.PathLike,
+    stimuli_path: str | os.PathLike | None = None,
+    thumbnails_path: str | os.PathLike | None = None,
     network: str,
     weights: str | os.PathLike | Sequence[str | os.PathLike] = "imagenet",
     weights_path: str | os.PathLike | None = None,
@@ -222,8 +223,12 @@ def generate_shard(
     ----------
     out_path : path-like
         Shard file (netCDF-4), written atomically.
-    stimuli_path : path-like
-        Stimulus file: an embedded set or the real thumbnails (:class:`~dnn_manifolds.stimuli.StimulusSet`).
+    stimuli_path : path-like, optional
+        Stimulus file: an embedded set (:func:`~dnn_manifolds.stimuli.make_embedded_stimuli`)
+        or the real thumbnails (:class:`~dnn_manifolds.stimuli.StimulusSet`).
+    thumbnails_path : path-like, optional
+        A local copy of ``imagenet_all_thumbnails_64px.mat``; used instead of ``stimuli_path``
+        when given (one of the two is required).
     network : str
         ``"alexnet"``, ``"vgg16"``, ``"resnet50"``, ``"democnn"`` or a torchvision model name.
     weights : {"imagenet", "untrained"}, path-like, or sequence of path-like
@@ -280,6 +285,7 @@ def generate_shard(
 
     _check_kind(manifold_kind)
     _check_transform(manifold_kind, transform)
+    stimuli_path = resolve_stimuli(stimuli_path, thumbnails_path=thumbnails_path)
     n_objects = _positive_int(n_objects, "n_objects")
     positions = parse_objects(objects, n_objects)
     batch_size = _positive_int(batch_size, "batch_size")
@@ -568,7 +574,7 @@ def collect_shards(
         with xr.open_dataset(path, engine=NETCDF_ENGINE, cache=False) as ds:
             if ds.attrs.get("shard_format") != SHARD_FORMAT:
                 raise ValueError(f"{path}: not a shard of dnn_manifolds.manifolds.generate_shard")
-            shards.append((path, ds.load()))
+            shards.append((path, ds.drop_vars("activation").load()))  # metadata only
     first_path, first = shards[0]
     kind = first.attrs["manifold_kind"]
     for path, ds in shards[1:]:
@@ -596,7 +602,6 @@ def collect_shards(
     # object order: positions 0..P-1; ids/labels must agree across transforms
     object_id = np.full(n_objects, -1, dtype=np.int64)
     object_label = np.empty(n_objects, dtype=object)
-    per_transform_objects: dict[str, dict[int, tuple]] = {}
     for t in transforms:
         seen: dict[int, tuple] = {}
         for path, ds in by_transform[t]:
@@ -606,7 +611,7 @@ def collect_shards(
                     raise ValueError(
                         f"object position {pos} of transform {t!r} is in two shards: "
                         f"{seen[pos][0].name} and {path.name}")
-                seen[pos] = (path, ds, o_i)
+                seen[pos] = (path,)
                 oid, olab = int(ds["object_id"].values[o_i]), str(ds["object_label"].values[o_i])
                 if object_id[pos] == -1:
                     object_id[pos], object_label[pos] = oid, olab
@@ -616,7 +621,6 @@ def collect_shards(
         if missing:
             raise ValueError(f"transform {t!r}: no shard has object positions {missing[:20]}"
                              f"{' …' if len(missing) > 20 else ''} (of {n_objects})")
-        per_transform_objects[t] = seen
 
     sessions, s_net, s_layer, s_transform = [], [], [], []
     for net in networks:
@@ -632,20 +636,24 @@ def collect_shards(
     image_index = np.full((n_sessions, n_samples, n_objects), -1, dtype=np.int64)
     affine = np.full((n_sessions, n_samples, n_objects, 6), np.nan) if kind != "point-cloud" else None
     values = np.full((n_sessions, n_samples), np.nan) if kind == "1d" else None
-    s = 0
-    for w_i, _net in enumerate(networks):
-        for lay in layers:
-            for t in transforms:
-                for pos, (_path, ds, o_i) in per_transform_objects[t].items():
-                    act = ds["activation"].values[w_i, o_i][:, columns[lay]]  # (sample, unit)
-                    m = act.shape[0]
-                    tuning[s, :act.shape[1], :m, pos] = act.T
-                    image_index[s, :m, pos] = ds["image_index"].values[o_i]
+    # fill shard by shard: one shard's activations in memory at a time
+    t_index = {t: k for k, t in enumerate(transforms)}
+    for path, meta in shards:
+        t = meta.attrs["transform"]
+        with xr.open_dataset(path, engine=NETCDF_ENGINE, cache=False) as ds:
+            acts = ds["activation"].values  # (network, object, sample, unit)
+        m = acts.shape[2]
+        for o_i, pos in enumerate(meta["object"].values):
+            for w_i in range(len(networks)):
+                for l_i, lay in enumerate(layers):
+                    s = (w_i * len(layers) + l_i) * len(transforms) + t_index[t]
+                    tuning[s, :n_units[lay], :m, pos] = acts[w_i, o_i][:, columns[lay]].T
+                    image_index[s, :m, pos] = meta["image_index"].values[o_i]
                     if affine is not None:
-                        affine[s, :m, pos] = ds["affine"].values[o_i]
+                        affine[s, :m, pos] = meta["affine"].values[o_i]
                     if values is not None:
-                        values[s, :m] = ds["transform_value"].values
-                s += 1
+                        values[s, :m] = meta["transform_value"].values
+        del acts
     sample_coords: dict[str, tuple] = {"image_index": (("session", "sample", "object"), image_index)}
     if kind == "2d":
         sample_coords["affine"] = (("session", "sample", "object", "param"), affine)
@@ -696,7 +704,9 @@ def register_cli(subparsers) -> None:
     """Add ``dnn-manifolds generate`` and ``dnn-manifolds collect``."""
     g = subparsers.add_parser("generate", help="record one shard (objects × one transform) of a manifold dataset")
     g.add_argument("out", help="shard file (.nc)")
-    g.add_argument("--stimuli", required=True, help="stimulus file (embedded set or thumbnails)")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--stimuli", help="stimulus file (embedded set or thumbnails)")
+    src.add_argument("--thumbnails", help="local copy of imagenet_all_thumbnails_64px.mat")
     g.add_argument("--network", required=True)
     g.add_argument("--weights", nargs="+", default=["imagenet"],
                    help="'imagenet', 'untrained', or checkpoint file(s) of one architecture")
@@ -729,7 +739,7 @@ def register_cli(subparsers) -> None:
 def _cli_generate(a) -> int:
     weights = a.weights[0] if len(a.weights) == 1 else a.weights
     print(generate_shard(
-        a.out, stimuli_path=a.stimuli, network=a.network, weights=weights, weights_path=a.weights_path,
+        a.out, stimuli_path=a.stimuli, thumbnails_path=a.thumbnails, network=a.network, weights=weights, weights_path=a.weights_path,
         layers=a.layers, layer_set=a.layer_set, manifold_kind=a.kind, transform=a.transform,
         n_objects=a.n_objects, objects=a.objects, n_samples=a.n_samples, range_factor=a.range_factor,
         seed=a.seed, objects_seed=a.objects_seed, neuron_seed=a.neuron_seed, init_seed=a.init_seed,

@@ -208,9 +208,6 @@ def load_model(
         state, meta = _read_state_dict(path, name)
         n_classes = meta.get("n_classes")
         meta["weights"] = f"file:{path.name}"
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(init_seed))
-        model = build_model(name, n_classes=n_classes)
     if weights == "untrained" and path is None:
         meta["weights"] = f"untrained:seed{int(init_seed)}"
     elif weights == "imagenet" and path is None:
@@ -225,18 +222,35 @@ def load_model(
         else:
             state, enum_name = _download_imagenet_state(name)
             meta["weights"] = f"imagenet:{enum_name}"
+    model = None
     if state is not None:
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            first = str(err).splitlines()[0:3]
-            raise WeightsError(
-                f"weights for {name!r} do not fit its architecture (is the file for another "
-                f"network?): {' '.join(first)[:300]}"
-            ) from err
+        # weights replace the initialisation: build without it (meta device), then assign
+        with torch.device("meta"):
+            model = build_model(name, n_classes=n_classes)
+        _load_state(model, state, name)
+        if any(t.is_meta for t in list(model.parameters()) + list(model.buffers())):
+            model = None  # a buffer the state dict does not hold: build normally
+    if model is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(init_seed))
+            model = build_model(name, n_classes=n_classes)
+        if state is not None:
+            _load_state(model, state, name)
     _disable_inplace(model)
     model.eval()
     return model, meta
+
+
+def _load_state(model, state: dict, name: str) -> None:
+    on_meta = any(p.is_meta for p in model.parameters())
+    try:
+        model.load_state_dict(state, strict=True, assign=on_meta)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0:3]
+        raise WeightsError(
+            f"weights for {name!r} do not fit its architecture (is the file for another "
+            f"network?): {' '.join(first)[:300]}"
+        ) from err
 
 
 def _download_imagenet_state(name: str) -> tuple[dict, str]:
