@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -498,7 +499,10 @@ def qp_separability(
     settings = dict(DEFAULT_CLARABEL)
     settings.update(clarabel_settings or {})
     try:
-        prob.solve(solver=cp.CLARABEL, verbose=False, **settings)
+        # cvxpy warns on inaccurate solutions; the status says so and is recorded instead
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            prob.solve(solver=cp.CLARABEL, verbose=False, **settings)
     except cp.error.SolverError as err:
         return SeparabilityResult(
             None, FAILED, f"Clarabel SolverError: {err}", solve_time=time.perf_counter() - t0
