@@ -20,13 +20,25 @@ install: $(STAMP)
 
 demo: install
 	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --report results/report.html
 
 test: install
 	$(PY) -m pytest -q
 
+# The SLURM profile against a real single-node cluster on localhost (needs root and apt).
+test-slurm: install
+	bash .ci/slurm-local-up.sh
+	DNN_MANIFOLDS_TEST_SLURM=1 $(PY) -m pytest -q -m slurm tests/test_slurm.py; \
+	  rc=$$?; bash .ci/slurm-local-down.sh; exit $$rc
+
 lint: install
 	$(VENV)/bin/snakefmt --check Snakefile workflow/
 	$(VENV)/bin/snakemake --lint --cores 1
+
+bench: install
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) bench/bench_capacity.py --jobs 2
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) bench/bench_geometry.py
+	$(PY) bench/bench_generation.py
 
 clean:
 	rm -rf results logs benchmarks .snakemake

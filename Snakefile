@@ -8,7 +8,15 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/common.smk"
+include: "workflow/stimuli.smk"
+include: "workflow/training.smk"
+include: "workflow/generation.smk"
+include: "workflow/analysis.smk"
+include: "workflow/aggregate.smk"
 include: "workflow/own_data.smk"
 
 

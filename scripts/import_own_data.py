@@ -5,15 +5,13 @@ Params: ``variable`` (name of the data variable in the file).
 """
 
 import json
-import logging
 
 from dnn_manifolds.dataset import save_dataset, summarize
 from dnn_manifolds.fileio import write_text
 from dnn_manifolds.importers import import_data
+from dnn_manifolds.joblog import job_logger
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-log = logging.getLogger("import_own_data")
-
+log = job_logger(snakemake.log[0], "import_own_data")
 ds = import_data(snakemake.input[0], variable=snakemake.params.variable)
 save_dataset(ds, snakemake.output.dataset)
 write_text(snakemake.output.info, json.dumps(summarize(ds), indent=2, default=str))

@@ -1,37 +1,225 @@
-"""The workflow's configuration: schema validation and dry runs."""
+"""The workflow's configuration: schema validation, the checks beyond it, presets' dry runs."""
+
+import copy
 
 import numpy as np
+import pytest
 import scipy.io
 import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 from conftest import REPO, run_snakemake
 from dnn_manifolds.dataset import load_dataset
+from dnn_manifolds.workflow_config import ConfigError, check_config, derive_seed
+
+SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 
 
-def test_default_config_dry_run_succeeds(workdir):
-    proc = run_snakemake("-n", "--directory", workdir, "--cores", "1")
-    assert "dry-run" in proc.stdout.lower() or "nothing to be done" in (proc.stdout + proc.stderr).lower()
+def default_config():
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
-def test_unknown_config_key_is_rejected_before_any_job(workdir):
-    bad = workdir / "bad.yaml"
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cfg["sed"] = 1
-    bad.write_text(yaml.safe_dump(cfg))
-    proc = run_snakemake(
-        "-n", "--directory", workdir, "--cores", "1", "--configfile", bad, check=False
-    )
-    assert proc.returncode != 0
+def checked(cfg, base_dir=REPO):
+    validate(cfg, schema=SCHEMA)
+    return check_config(cfg, base_dir=base_dir)
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+@pytest.mark.parametrize("preset", ["config.yaml", "paper.yaml", "own-data.yaml"])
+def test_every_preset_passes_validation_and_dry_runs(workdir, preset):
+    if preset == "own-data.yaml":
+        (workdir / "data").mkdir()
+        rng = np.random.default_rng(0)
+        scipy.io.savemat(workdir / "data/example_tuning.mat", {"tuning_function": rng.standard_normal((2, 6, 4, 3))})
+    proc = run_snakemake("-n", "--directory", workdir, "--cores", "2", "--configfile", workdir / "config" / preset)
     out = proc.stdout + proc.stderr
-    assert "Additional properties are not allowed ('sed' was unexpected)" in out, out
+    assert "This was a dry-run" in out
+    if preset == "config.yaml":
+        for rule in ("embedded_stimuli", "train_demo_cnn", "generate_shard", "collect", "capacity", "geometry", "aggregate", "plots"):
+            assert f"\n{rule} " in out, rule
+    if preset == "paper.yaml":
+        assert "download_thumbnails" in out
+    if preset == "own-data.yaml":
+        for rule in ("import_own_data", "own_capacity", "own_geometry", "own_table"):
+            assert rule in out
 
 
-def test_own_data_is_imported_by_the_workflow(workdir):
+def test_default_config_is_the_documented_demo():
+    cfg = checked(default_config())
+    assert cfg.stimuli_source == "embedded"
+    assert {n.architecture for n in cfg.networks.values()} == {"alexnet", "democnn"}
+    assert {n.weights for n in cfg.networks.values()} == {"untrained", "demo"}
+    assert {m.kind for m in cfg.manifolds.values()} == {"1d", "point-cloud"}
+    assert cfg.networks["alexnet_untrained"].layers[0] == "pixels"
+    assert len(cfg.networks["alexnet_untrained"].layers) == 21
+
+
+def test_derived_seeds_are_stable_and_distinct():
+    assert derive_seed(2020, "capacity") == derive_seed(2020, "capacity")
+    assert derive_seed(2020, "capacity") != derive_seed(2021, "capacity")
+    assert derive_seed(2020, "capacity") != derive_seed(2020, "geometry")
+
+
+# ----------------------------------------------------------------------------- bad config
+
+
+def _mod(path, value):
+    def apply(cfg):
+        node = cfg
+        for key in path[:-1]:
+            node = node[key]
+        if value is _DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+        return cfg
+
+    return apply
+
+
+_DELETE = object()
+
+BAD_CONFIGS = {
+    "unknown network": (
+        _mod(("networks", "alexnet_untrained", "architecture"), "alexnett"),
+        r"networks\.alexnet_untrained\.architecture.*'alexnett'.*\['alexnet', 'vgg16', 'resnet50', 'democnn'\]",
+    ),
+    "layer not in the network": (
+        _mod(("networks", "democnn", "layers"), ["pixels", "conv9"]),
+        r"networks\.democnn\.layers.*\['conv9'\] not in network 'democnn'; its layers are \['pixels', 'conv1'",
+    ),
+    "negative range factor": (
+        _mod(("manifolds", "affine_1d", "range_factor"), -1.0),
+        r"(?s)-1\.0 is less than or equal to the minimum of 0.*instance\['manifolds'\]\['affine_1d'\]\['range_factor'\]",
+    ),
+    "zero range factor": (
+        _mod(("manifolds", "affine_1d", "range_factor"), 0),
+        r"(?s)0 is less than or equal to the minimum of 0.*instance\['manifolds'\]\['affine_1d'\]\['range_factor'\]",
+    ),
+    "missing range factor": (
+        _mod(("manifolds", "affine_1d", "range_factor"), _DELETE),
+        r"manifolds\.affine_1d\.range_factor.*required for kind '1d'",
+    ),
+    "more objects than categories": (
+        _mod(("manifolds", "cloud", "n_objects"), 65),
+        r"manifolds\.cloud\.n_objects.*65 objects but the stimulus set has 64 categories",
+    ),
+    "even sample count for 1-d": (
+        _mod(("manifolds", "affine_1d", "n_samples"), 10),
+        r"manifolds\.affine_1d\.n_samples.*must be odd.*got 10",
+    ),
+    "more samples than exemplars": (
+        _mod(("manifolds", "cloud", "n_samples"), 21),
+        r"manifolds\.cloud\.n_samples.*21 samples per point cloud but each category has 20 images",
+    ),
+    "n_t below 1": (
+        _mod(("geometry", "n_t"), 0),
+        r"(?s)0 is less than the minimum of 1.*instance\['geometry'\]\['n_t'\]",
+    ),
+    "unknown transform": (
+        _mod(("manifolds", "affine_1d", "transforms"), ["x-translation", "spin"]),
+        r"manifolds\.affine_1d\.transforms.*\['spin'\] not allowed for kind '1d'; allowed: \['x-translation'",
+    ),
+    "unknown manifold kind": (
+        _mod(("manifolds", "cloud", "kind"), "3d"),
+        r"(?s)'3d' is not one of \['1d', '2d', 'point-cloud'\].*instance\['manifolds'\]\['cloud'\]\['kind'\]",
+    ),
+    "unknown geometry method": (
+        _mod(("geometry", "method"), "exact"),
+        r"(?s)'exact' is not one of \['auto', 'smooth', 'point_cloud'\].*instance\['geometry'\]\['method'\]",
+    ),
+    "unknown capacity option": (
+        _mod(("capacity", "options"), {"projections": "gaussian"}),
+        r"capacity\.options.*unknown option\(s\) \['projections'\]; known options: \[",
+    ),
+    "bad capacity option value": (
+        _mod(("capacity", "options"), {"control": "flip"}),
+        r"capacity\.options.*control must be one of \['none'",
+    ),
+    "unknown top-level key": (
+        _mod(("seeed",), 1),
+        r"Additional properties are not allowed \('seeed' was unexpected\)",
+    ),
+    "filter names an absent layer": (
+        _mod(("only",), {"layers": ["conv7"]}),
+        r"only\.layers.*\['conv7'\] not in this config; allowed: \[",
+    ),
+    "demo weights on another architecture": (
+        _mod(("networks", "alexnet_untrained", "weights"), "demo"),
+        r"networks\.alexnet_untrained\.weights.*'demo' weights exist only for architecture 'democnn'",
+    ),
+    "missing weights file": (
+        _mod(("networks", "alexnet_untrained", "weights"), "weights/nowhere.pt"),
+        r"networks\.alexnet_untrained\.weights.*'weights/nowhere\.pt' is neither one of \['untrained', 'imagenet', 'demo'\]",
+    ),
+    "missing own data file": (
+        _mod(("own_data", "inputs"), {"mine": "nowhere_tuning.mat"}),
+        r"own_data\.inputs\.mine.*nowhere_tuning\.mat does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_is_rejected_naming_the_key(case):
+    modify, message = BAD_CONFIGS[case]
+    cfg = modify(copy.deepcopy(default_config()))
+    with pytest.raises((ConfigError, WorkflowError), match=message):
+        checked(cfg)
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("unknown top-level key", "Additional properties are not allowed ('seeed' was unexpected)"),
+        ("even sample count for 1-d", "config key 'manifolds.affine_1d.n_samples': must be odd"),
+    ],
+)
+def test_bad_config_stops_the_workflow_before_any_job(workdir, case, message):
+    modify, _ = BAD_CONFIGS[case]
+    bad = workdir / "bad.yaml"
+    bad.write_text(yaml.safe_dump(modify(default_config())))
+    proc = run_snakemake("--directory", workdir, "--cores", "1", "--configfile", bad, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists() and not (workdir / "resources").exists()
+
+
+def test_own_data_is_imported_and_analysed_by_the_workflow(workdir):
     rng = np.random.default_rng(0)
-    scipy.io.savemat(workdir / "mine_tuning.mat", {"tuning_function": rng.standard_normal((2, 6, 4, 3))})
+    scipy.io.savemat(workdir / "mine_tuning.mat", {"tuning_function": rng.standard_normal((2, 12, 5, 4)), "data_titles": np.array([["V1"], ["IT"]], dtype=object)})
     cfg = workdir / "own.yaml"
-    cfg.write_text(yaml.safe_dump({"seed": 1, "own_data": {"inputs": {"mine": "mine_tuning.mat"}}}))
-    run_snakemake("--directory", workdir, "--cores", "1", "--configfile", cfg)
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "seed": 1,
+                "networks": {},
+                "manifolds": {},
+                "geometry": {"n_t": 50},
+                "own_data": {"inputs": {"mine": "mine_tuning.mat"}},
+            }
+        )
+    )
+    run_snakemake("--directory", workdir, "--cores", "2", "--configfile", cfg)
     with load_dataset(workdir / "results/own/mine/dataset.nc") as ds:
-        assert dict(ds["tuning"].sizes) == {"session": 2, "neuron": 6, "sample": 4, "object": 3}
+        assert dict(ds["tuning"].sizes) == {"session": 2, "neuron": 12, "sample": 5, "object": 4}
+    table = (workdir / "results/own/mine/table.csv").read_text()
+    assert "mine,own,V1,0" in table and "mine,own,IT,1" in table
     assert (workdir / "logs/own/mine/import.log").exists()
+
+
+def test_workflow_is_snakefmt_formatted():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("snakefmt")
+    proc = subprocess.run([str(exe), "--check", "Snakefile", "workflow/"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_snakemake_lint_is_clean(workdir):
+    proc = run_snakemake("--directory", workdir, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr

@@ -1,29 +1,154 @@
 # Config validation, wildcard constraints, target lists and input functions. No rules here.
-from pathlib import Path
-
+#
+# The schema (workflow/schemas/config.schema.yaml) checks keys and types; check_config() then
+# checks what needs the package (layer names, transform names, sample counts, categories). Both
+# run when the workflow is parsed, so a bad config stops the run before any job starts.
 from snakemake.utils import validate
 
+from dnn_manifolds import workflow_config as wfc
 
 validate(config, schema="schemas/config.schema.yaml")
+CFG = wfc.check_config(config)
 
 
 wildcard_constraints:
+    network=r"[A-Za-z0-9_]+",
+    manifold=r"[A-Za-z0-9_]+",
+    layer=r"[A-Za-z0-9_-]+",
+    transform=r"[A-Za-z0-9_-]+",
+    shard=r"[A-Za-z0-9_-]+",
     name=r"[A-Za-z0-9_-]+",
 
 
-def own_data_inputs():
-    """Mapping name -> input file of the user's own data sets (config key own_data.inputs)."""
-    return config.get("own_data", {}).get("inputs", {}) or {}
+# ----------------------------------------------------------------------------- paths
+
+
+def stimuli_file():
+    return CFG.stimuli_path
+
+
+def demo_checkpoint(network):
+    return f"results/training/{network}/epoch{CFG.demo_epochs:03d}.pt"
+
+
+def weights_input(wildcards):
+    """Checkpoint files a network needs (the demo CNN's training output), else nothing."""
+    net = CFG.networks[wildcards.network]
+    if net.weights == "demo":
+        return [demo_checkpoint(wildcards.network)]
+    return []
+
+
+def shard_params(wildcards, input):
+    """Keyword arguments of dnn_manifolds.manifolds.generate_shard for one shard."""
+    net = CFG.networks[wildcards.network]
+    man = CFG.manifolds[wildcards.manifold]
+    shard = shard_spec(wildcards)
+    return {
+        "network": net.architecture,
+        "weights": str(input.weights[0]) if net.weights == "demo" else net.weights,
+        "weights_path": net.weights_path,
+        "layers": list(net.layers),
+        "manifold_kind": man.kind,
+        "transform": shard["transform"],
+        "objects": shard["objects"],
+        "n_objects": man.n_objects,
+        "n_samples": man.n_samples,
+        "range_factor": man.range_factor,
+        "seed": CFG.seed,
+        "objects_seed": man.objects_seed,
+        "neuron_seed": CFG.seeds["neurons"],
+        "init_seed": CFG.seeds["init"],
+        "device": CFG.device,
+        "batch_size": CFG.batch_size,
+    }
+
+
+def shard_files(wildcards):
+    return [
+        f"results/shards/{wildcards.network}/{wildcards.manifold}/{s['name']}.nc"
+        for s in CFG.shards(wildcards.manifold)
+    ]
+
+
+def shard_spec(wildcards):
+    for s in CFG.shards(wildcards.manifold):
+        if s["name"] == wildcards.shard:
+            return s
+    raise ValueError(
+        f"unknown shard {wildcards.shard!r} of manifold set {wildcards.manifold!r}"
+    )
+
+
+def analysis_path(network, manifold, layer, transform, analysis):
+    return f"results/analysis/{network}/{manifold}/{layer}/{transform}/{analysis}.nc"
+
+
+def analysis_entries():
+    """Every (network, manifold, layer, transform, analysis) the full config asks for."""
+    return CFG.analysis_entries(analysis_path)
+
+
+def contact_sheet_dataset(wildcards):
+    """The first network's dataset of a manifold set: its object ids are the templates."""
+    return f"results/datasets/{next(iter(CFG.networks))}/{wildcards.manifold}.nc"
+
+
+def contact_sheet_params(wildcards):
+    man = CFG.manifolds[wildcards.manifold]
+    return {
+        "transform": wildcards.transform,
+        "range_factor": man.range_factor,
+        "n_samples": man.n_samples,
+        "seed": CFG.seed,
+    }
+
+
+def geometry_options(wildcards):
+    return CFG.geometry_options_for(CFG.manifolds[wildcards.manifold].kind)
+
+
+def generation_resources_gpu(wildcards):
+    return 1 if CFG.device == "cuda" else 0
 
 
 def own_data_input(wildcards):
-    return own_data_inputs()[wildcards.name]
+    return CFG.own_data[wildcards.name]
+
+
+def own_analysis_files(wildcards):
+    return [f"results/own/{wildcards.name}/{a}.nc" for a in CFG.analyses]
+
+
+# ----------------------------------------------------------------------------- targets
 
 
 def all_targets():
-    """Every final output the configuration asks for."""
+    """The final outputs: with an `only` filter, just the filtered analyses (the aggregate
+    is not targeted, so it never shrinks to the subset); otherwise tables, plots and own data.
+    """
     targets = []
-    for name in own_data_inputs():
-        targets.append(f"results/own/{name}/dataset.nc")
-        targets.append(f"results/own/{name}/info.json")
+    if CFG.filtered:
+        targets += [
+            e["path"] for e in CFG.analysis_entries(analysis_path, filtered=True)
+        ]
+    elif CFG.networks and CFG.manifolds:
+        targets += [
+            "results/tables/results.csv",
+            "results/tables/results.nc",
+            "results/plots/capacity_vs_layer.png",
+            "results/plots/geometry_vs_layer.png",
+            "results/plots/theory_vs_simulation.png",
+            "results/plots/separability_curves.png",
+        ]
+        targets += [
+            f"results/plots/contact_sheets/{m}_{t}.png"
+            for m, t in CFG.contact_sheet_targets()
+        ]
+    for name in CFG.own_data:
+        targets += [
+            f"results/own/{name}/dataset.nc",
+            f"results/own/{name}/info.json",
+            f"results/own/{name}/table.csv",
+        ]
     return targets

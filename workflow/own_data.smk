@@ -1,4 +1,5 @@
-# A user's own data (MATLAB *_tuning.mat, .npy/.npz, netCDF) -> validated manifold dataset.
+# A user's own data (MATLAB *_tuning.mat, .npy/.npz, netCDF) -> validated manifold dataset ->
+# capacity and geometry of every session -> a tidy table.
 
 
 rule import_own_data:
@@ -9,13 +10,66 @@ rule import_own_data:
         info="results/own/{name}/info.json",
     log:
         "logs/own/{name}/import.log",
-    params:
-        variable=lookup(dpath="own_data/variable", within=config, default="tuning_function"),
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        variable=CFG.own_variable,
     script:
         "../scripts/import_own_data.py"
+
+
+use rule capacity as own_capacity with:
+    input:
+        "results/own/{name}/dataset.nc",
+    output:
+        "results/own/{name}/capacity.nc",
+    log:
+        "logs/own/{name}/capacity.log",
+    benchmark:
+        "benchmarks/own/{name}/capacity.tsv"
+    params:
+        session=None,
+        seed=CFG.seeds["capacity"],
+        options=CFG.capacity_options,
+
+
+use rule geometry as own_geometry with:
+    input:
+        "results/own/{name}/dataset.nc",
+    output:
+        "results/own/{name}/geometry.nc",
+    log:
+        "logs/own/{name}/geometry.log",
+    benchmark:
+        "benchmarks/own/{name}/geometry.tsv"
+    params:
+        session=None,
+        seed=CFG.seeds["geometry"],
+        options=CFG.geometry_options_for("own"),
+
+
+rule own_table:
+    input:
+        analyses=own_analysis_files,
+    output:
+        csv=report(
+            "results/own/{name}/table.csv",
+            caption="report/table.rst",
+            category="Own data",
+        ),
+        nc="results/own/{name}/table.nc",
+    log:
+        "logs/own/{name}/table.log",
+    localrule: True
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/own_table.py"

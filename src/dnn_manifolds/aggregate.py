@@ -197,3 +197,34 @@ def to_json_summary(table: pd.DataFrame) -> str:
         },
         indent=2,
     )
+
+
+def own_data_table(paths: Sequence[str | os.PathLike], *, name: str) -> pd.DataFrame:
+    """Tidy table of a user's data set: capacity/geometry results over all its sessions.
+
+    The ``network`` column holds the data set's name, ``layer`` the session title,
+    ``layer_index`` the session's position, ``kind`` "own" and ``transform`` "".
+    """
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: analysis result missing; the table would be incomplete")
+        analysis = path.stem
+        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+            ds = ds.load()
+        if "session" not in ds.dims:
+            ds = ds.expand_dims("session")
+        for i, title in enumerate(ds["session"].values):
+            rows.extend(
+                tidy_records(
+                    ds.isel(session=i),
+                    network=name,
+                    kind="own",
+                    layer=str(title),
+                    layer_index=i,
+                    transform="",
+                    analysis=analysis,
+                )
+            )
+    return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -473,9 +473,22 @@ def session_data(
     -------
     ndarray of shape (n_neurons, n_samples, n_objects)
         Missing samples stay NaN (whole columns); analyses drop them per object.
+
+    Raises
+    ------
+    ManifoldDataError
+        If this session breaks the data model (it is checked as it is read, so a dataset
+        opened with ``load_dataset(..., validate=False)`` is still never analysed unchecked).
     """
     index = resolve_session(ds, session)
     values = np.asarray(ds[TUNING].isel(session=index).values, dtype=np.float64)
+    _validate_session(
+        values,
+        source=str(ds.encoding.get("source", "<dataset>")),
+        variable=TUNING,
+        title=str(ds["session"].values[index]),
+        object_ids=ds["object"].values,
+    )
     if drop_silent:
         values = values[silent_neuron_mask(values)]
     return values
@@ -514,6 +527,10 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
 def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> xr.Dataset:
     """Open a manifold dataset lazily (data are read when accessed, one session at a time).
+
+    With ``validate=True`` every session is read once and checked (:func:`validate_dataset`);
+    jobs that analyse one session pass ``validate=False`` and rely on :func:`session_data`,
+    which checks the session it reads.
 
     Raises
     ------

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ import numpy as np
 
 NETCDF_ENGINE = "h5netcdf"
 """The one netCDF engine used for reading and writing (h5netcdf on h5py)."""
+
+SLOW_WRITE_ENV = "DNN_MANIFOLDS_SLOW_WRITE"
+"""Fault injection for the reliability tests: when this environment variable holds a number of
+seconds, :func:`atomic_path` waits that long after writing the temporary file and before the
+rename, so a test can kill a job while an output is being written. Unset in normal use."""
 
 
 @contextlib.contextmanager
@@ -58,14 +64,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        delay = float(os.environ.get(SLOW_WRITE_ENV) or 0)
+        if delay > 0:
+            time.sleep(delay)
         if tmp.exists():
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

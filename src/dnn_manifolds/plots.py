@@ -187,3 +187,49 @@ def plot_separability_curves(
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
+
+
+def plot_separability_curves_from_results(entries: Sequence[Mapping], path, *, per_panel_transform: str | None = None) -> list[Path]:
+    """f(n) per layer from capacity results: one panel per (network, manifold set).
+
+    Parameters
+    ----------
+    entries : sequence of mapping
+        Each with ``path`` (a capacity result holding ``separable_fraction`` over
+        ``n_features``), ``network``, ``manifold`` (or ``kind``), ``layer``, ``layer_index``
+        and ``transform``. Per panel only one transform is drawn (``per_panel_transform``, or
+        the first listed) so the curves stay readable; colour runs from the first layer
+        (dark) to the last (light).
+    """
+    import xarray as xr
+
+    from .fileio import NETCDF_ENGINE
+
+    panels: dict[tuple[str, str], list[Mapping]] = {}
+    for e in entries:
+        panels.setdefault((e["network"], e.get("manifold", e.get("kind", ""))), []).append(e)
+    if not panels:
+        raise ValueError("no capacity results to draw separability curves from")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, ((network, manifold), group) in zip(axes[0], sorted(panels.items())):
+        transform = per_panel_transform or group[0]["transform"]
+        group = sorted((e for e in group if e["transform"] == transform), key=lambda e: e["layer_index"])
+        for k, e in enumerate(group):
+            with xr.open_dataset(e["path"], engine=NETCDF_ENGINE) as ds:
+                n = np.asarray(ds["n_features"].values, dtype=float)
+                frac = np.asarray(ds["separable_fraction"].values, dtype=float)
+            keep = np.isfinite(frac)
+            order = np.argsort(n[keep])
+            ax.plot(n[keep][order], frac[keep][order], marker=".", ms=3, lw=1,
+                    color=cmap(k / max(len(group) - 1, 1)), label=e["layer"])
+        ax.axhline(0.5, color="k", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("number of features n")
+        ax.set_ylabel("fraction separable f(n)")
+        ax.set_title(f"{network} / {manifold} ({transform})", fontsize=9)
+        ax.legend(fontsize=5, ncol=2)
+        ax.grid(alpha=0.3)
+    fig.suptitle("Separability curves f(n)")
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -1,0 +1,21 @@
+"""Snakemake wrapper: train the demo CNN on the embedded stimuli, saving the untrained and the
+final checkpoints. Input: ``stimuli``. Outputs: ``untrained``, ``trained``, ``log_json``.
+Params: ``epochs``, ``seed``, ``device``."""
+
+from pathlib import Path
+
+from dnn_manifolds.joblog import job_logger
+from dnn_manifolds.training import train_demo_cnn
+
+log = job_logger(snakemake.log[0], "train_demo_cnn")
+p = snakemake.params
+paths = train_demo_cnn(
+    Path(snakemake.output.trained).parent,
+    stimuli_path=snakemake.input.stimuli,
+    epochs=p.epochs,
+    seed=p.seed,
+    checkpoint_epochs=[0, p.epochs],
+    threads=snakemake.threads,
+    device=p.device,
+)
+log.info("checkpoints: %s", [str(x) for x in paths])

@@ -1,0 +1,216 @@
+"""The miniature end-to-end workflow on the embedded stimuli, partial re-runs, kill and resume.
+
+One module-scoped run of ``tests/data/mini.yaml`` (the demo CNN trained for 4 epochs on 16
+categories, four layers, a 1-d manifold set in two shards and a point-cloud set) feeds the
+assertions on tables, plots and the report; the reliability tests compare their own runs'
+tables with it.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from conftest import REPO, run_snakemake, snakemake_exe
+from dnn_manifolds.aggregate import read_table
+from dnn_manifolds.fileio import SLOW_WRITE_ENV
+
+pytestmark = pytest.mark.workflow
+
+MINI = REPO / "tests/data/mini.yaml"
+LAYERS = ["pixels", "relu2", "relu4", "fc5"]
+TIMING_MEASURES = {"wall_time"}  # the only values that legitimately differ between runs
+
+
+def _new_workdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "config", path / "config", dirs_exist_ok=True)
+    return path
+
+
+def _run(workdir, *extra, **kwargs):
+    return run_snakemake("--directory", workdir, "--cores", "2", "--configfile", MINI, *extra, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    workdir = _new_workdir(tmp_path_factory.mktemp("mini"))
+    _run(workdir)
+    return workdir
+
+
+def _comparable(table: pd.DataFrame) -> pd.DataFrame:
+    keys = ["network", "kind", "layer", "transform", "analysis", "measure"]
+    out = table[~table["measure"].isin(TIMING_MEASURES)]
+    return out.sort_values(keys).reset_index(drop=True)[keys + ["value", "seed", "config_digest"]]
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def test_tables_have_both_capacities_per_layer_in_range(mini):
+    table = read_table(mini / "results/tables/results.csv")
+    for kind, transform in [("1d", "x-translation"), ("point-cloud", "full")]:
+        for layer in LAYERS:
+            rows = table[(table["kind"] == kind) & (table["layer"] == layer) & (table["measure"] == "capacity")]
+            assert set(rows["analysis"]) == {"capacity", "geometry"}, (kind, layer)
+            assert set(rows["transform"]) == {transform}
+    cap = table[table["measure"] == "capacity"]["value"]
+    assert ((cap > 0) & (cap <= 8)).all()  # P = 8 objects need at least one feature
+    radius = table[(table["analysis"] == "geometry") & (table["measure"] == "radius")]["value"]
+    dim = table[(table["analysis"] == "geometry") & (table["measure"] == "dimension")]["value"]
+    assert ((radius > 0) & (radius < 10)).all() and ((dim > 0) & (dim < 8)).all()
+    assert not table["flagged"].any()
+    assert table["seed"].str.len().gt(0).all() and table["dnn_manifolds_version"].str.len().gt(0).all()
+
+
+def test_trained_demo_cnn_last_layer_has_higher_capacity_than_pixels(mini):
+    table = read_table(mini / "results/tables/results.csv")
+    direct = table[(table["analysis"] == "capacity") & (table["measure"] == "capacity")]
+    for kind in ("1d", "point-cloud"):
+        values = direct[direct["kind"] == kind].set_index("layer")["value"]
+        assert values["fc5"] > values["pixels"], (kind, values.to_dict())
+
+
+def test_plots_and_contact_sheet_exist_and_are_not_empty(mini):
+    plots = mini / "results/plots"
+    for stem in ("capacity_vs_layer", "geometry_vs_layer", "theory_vs_simulation", "separability_curves"):
+        for suffix in (".png", ".pdf"):
+            assert (plots / f"{stem}{suffix}").stat().st_size > 5000, stem + suffix
+    assert (plots / "contact_sheets/line_x-translation.png").stat().st_size > 5000
+
+
+def test_outputs_record_seeds_versions_and_have_normal_permissions(mini):
+    path = mini / "results/analysis/democnn/line/relu4/x-translation/capacity.nc"
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        assert "dnn_manifolds_version" in ds.attrs and "seed" in ds.attrs
+    with xr.open_dataset(mini / "results/datasets/democnn/line.nc", engine="h5netcdf") as ds:
+        assert "seeds" in ds.attrs or "seed" in ds.attrs
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_report_is_generated(mini):
+    _run(mini, "--report", "results/report.html")
+    html = (mini / "results/report.html").read_text(errors="replace")
+    assert len(html) > 100_000 and "capacity_vs_layer.png" in html
+
+
+def test_logs_and_benchmarks_are_written(mini):
+    log = (mini / "logs/capacity/democnn/line/relu4/x-translation.log").read_text()
+    assert "alpha_c" in log and "n/s" in log  # the result and the progress bar (rate)
+    assert (mini / "benchmarks/capacity/democnn/line/relu4/x-translation.tsv").exists()
+    assert (mini / "benchmarks/generate/democnn/line/x-translation_o000-003.tsv").exists()
+
+
+# ----------------------------------------------------------------------------- partial re-runs
+
+
+def _mtimes(root: Path, pattern: str) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.glob(pattern)}
+
+
+def test_filtered_rerun_recomputes_one_layer_and_leaves_the_table_alone(mini, tmp_path):
+    before = _mtimes(mini, "results/analysis/**/*.nc")
+    table_before = (mini / "results/tables/results.csv").stat().st_mtime_ns
+    only = tmp_path / "only.yaml"
+    only.write_text(yaml.safe_dump({"only": {"layers": ["relu4"]}}))
+    _run(mini, "--configfile", MINI, only, "--forcerun", "capacity", "geometry")
+    after = _mtimes(mini, "results/analysis/**/*.nc")
+    changed = sorted(k for k in after if after[k] != before[k])
+    assert changed and all("/relu4/" in k for k in changed), changed
+    assert len(changed) == 4  # 2 manifold sets × (capacity, geometry)
+    assert (mini / "results/tables/results.csv").stat().st_mtime_ns == table_before
+    # the next plain run brings the aggregate up to date, over every layer
+    _run(mini)
+    table = read_table(mini / "results/tables/results.csv")
+    assert set(table["layer"]) == set(LAYERS)
+
+
+def test_rerun_of_one_target_touches_nothing_else(mini):
+    target = "results/analysis/democnn/cloud/pixels/full/geometry.nc"
+    before = _mtimes(mini, "results/**/*.nc")
+    _run(mini, "--forcerun", target, "--", target)
+    after = _mtimes(mini, "results/**/*.nc")
+    assert sorted(k for k in after if after[k] != before[k]) == [target]
+
+
+def test_changing_the_seed_reruns_every_job(mini, tmp_path):
+    other = tmp_path / "seed.yaml"
+    other.write_text(yaml.safe_dump({"seed": 8}))
+    proc = _run(mini, "--configfile", MINI, other, "-n", "--rerun-triggers", "params")
+    out = proc.stdout + proc.stderr
+    stats = out.split("Job stats:")[1].split("Reasons:")[0]
+    for rule in ("embedded_stimuli", "train_demo_cnn", "generate_shard", "capacity", "geometry"):
+        assert rule in stats, rule
+
+
+# ----------------------------------------------------------------------------- kill and resume
+
+
+def _snakemake_popen(workdir, env_extra):
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(env_extra)
+    cmd = [snakemake_exe(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", "--configfile", str(MINI)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _kill_while_writing(workdir: Path, stage: str, timeout: float = 600) -> Path:
+    """Start the workflow with slow atomic writes; SIGKILL its whole process group as soon as
+    a temporary output file appears under ``results/<stage>``; return that file."""
+    proc = _snakemake_popen(workdir, {SLOW_WRITE_ENV: "4"})
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            tmp = next((p for p in (workdir / "results" / stage).glob("**/.*.tmp")), None) if (workdir / "results" / stage).exists() else None
+            if tmp is not None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+                return tmp
+            if proc.poll() is not None:
+                raise AssertionError(f"workflow ended (rc {proc.returncode}) before writing under {stage}")
+            time.sleep(0.05)
+        raise AssertionError(f"no write under results/{stage} within {timeout} s")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
+def _assert_no_partial_outputs(workdir: Path) -> None:
+    """Every file under a final name opens and is complete."""
+    for path in (workdir / "results").glob("**/*.nc"):
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds.load()
+
+
+def test_sigkill_during_writes_then_resume_gives_the_uninterrupted_tables(mini, tmp_path):
+    workdir = _new_workdir(tmp_path / "killed")
+    for stage in ("shards", "datasets", "analysis"):
+        tmp = _kill_while_writing(workdir, stage)
+        assert tmp.name.startswith(".") and tmp.name.endswith(".tmp")
+        assert not any(p.name.startswith(".") for p in (workdir / "results").glob("**/*.nc"))
+        _assert_no_partial_outputs(workdir)
+        run_snakemake("--directory", workdir, "--unlock", "--configfile", MINI)
+    _run(workdir)
+    resumed = _comparable(read_table(workdir / "results/tables/results.csv"))
+    reference = _comparable(read_table(mini / "results/tables/results.csv"))
+    pd.testing.assert_frame_equal(resumed, reference, check_exact=False, rtol=1e-9, atol=0)
+    assert np.isfinite(resumed["value"]).sum() > 100

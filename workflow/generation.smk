@@ -1,0 +1,44 @@
+# Manifold generation: one job per shard (some objects x one transform, every layer), then one
+# collect job per (network, manifold set) merging the shards into a manifold dataset.
+
+
+rule generate_shard:
+    input:
+        stimuli=stimuli_file(),
+        weights=weights_input,
+    output:
+        temp("results/shards/{network}/{manifold}/{shard}.nc"),
+    log:
+        "logs/generate/{network}/{manifold}/{shard}.log",
+    benchmark:
+        "benchmarks/generate/{network}/{manifold}/{shard}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=generation_resources_gpu,
+    params:
+        shard=shard_params,
+    script:
+        "../scripts/generate_shard.py"
+
+
+rule collect:
+    input:
+        shard_files,
+    output:
+        "results/datasets/{network}/{manifold}.nc",
+    log:
+        "logs/collect/{network}/{manifold}.log",
+    benchmark:
+        "benchmarks/collect/{network}/{manifold}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../scripts/collect.py"

@@ -1,0 +1,28 @@
+# The compact demo CNN, trained on the embedded stimuli so the offline demo shows the effect of
+# training (epoch 0 = untrained is saved too).
+
+
+rule train_demo_cnn:
+    input:
+        stimuli=stimuli_file(),
+    output:
+        untrained="results/training/{network}/epoch000.pt",
+        trained=f"results/training/{{network}}/epoch{CFG.demo_epochs:03d}.pt",
+        log_json="results/training/{network}/training_log.json",
+    log:
+        "logs/training/{network}.log",
+    benchmark:
+        "benchmarks/training/{network}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=60,
+        gpu=generation_resources_gpu,
+    params:
+        epochs=CFG.demo_epochs,
+        seed=CFG.seeds["training"],
+        device=CFG.device,
+    script:
+        "../scripts/train_demo_cnn.py"
