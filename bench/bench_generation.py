@@ -85,7 +85,7 @@ def _shard(network: str, device: str, n_objects: int, n_samples: int, batch_size
     manifolds.write_netcdf = timed(manifolds.write_netcdf, "write")
     # warm-up (model construction, first forward) outside the timed run
     manifolds.generate_shard(out, stimuli_path=stimuli, network=network, weights="untrained",
-                             manifold_kind="1d", transform="x-translation", n_objects=n_objects,
+                             manifold_kind="1d", transform="x-translation", n_objects=n_objects, objects_seed=0,
                              objects=[0], n_samples=3, range_factor=4, device=device,
                              batch_size=batch_size, input_size=input_size)
     best = None
@@ -94,7 +94,7 @@ def _shard(network: str, device: str, n_objects: int, n_samples: int, batch_size
             timers[k] = 0.0
         t0 = time.perf_counter()
         manifolds.generate_shard(out, stimuli_path=stimuli, network=network, weights="untrained",
-                                 manifold_kind="1d", transform="x-translation", n_objects=n_objects,
+                                 manifold_kind="1d", transform="x-translation", n_objects=n_objects, objects_seed=0,
                                  n_samples=n_samples, range_factor=4, device=device,
                                  batch_size=batch_size, input_size=input_size)
         total = time.perf_counter() - t0

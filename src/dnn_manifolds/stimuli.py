@@ -46,7 +46,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -997,9 +997,3 @@ def _cli_info(args) -> int:
     print(json.dumps(info, indent=2, default=str))
     return 0
 
-
-def iter_batches(indices: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
-    """Split indices into consecutive batches of at most ``batch_size``."""
-    idx = np.asarray(indices)
-    for start in range(0, idx.size, batch_size):
-        yield idx[start:start + batch_size]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .fileio import atomic_path, write_text
-from .stimuli import IMAGE_SIZE, StimulusSet
+from .stimuli import StimulusSet
 
 
 @functools.lru_cache(maxsize=None)

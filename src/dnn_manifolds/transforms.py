@@ -379,27 +379,6 @@ def warp_image_reference(image: np.ndarray, matrix: np.ndarray, *, out_size: int
     return out
 
 
-def manifold_transforms(
-    kind: str,
-    transform: str,
-    *,
-    range_factor: float,
-    n_samples: int,
-    rng: np.random.Generator | int | None = None,
-) -> np.ndarray:
-    """Matrices of one object's smooth manifold: ``kind`` "1d" or "2d" (see the samplers).
-
-    Returns
-    -------
-    ndarray of shape (n_samples, 2, 3)
-    """
-    if kind == "1d":
-        return one_dimensional_transforms(transform, range_factor=range_factor, n_samples=n_samples)[0]
-    if kind == "2d":
-        return random_transforms_2d(transform, range_factor=range_factor, n_samples=n_samples, rng=rng)[0]
-    raise ValueError(f"unknown smooth manifold kind {kind!r}; choose '1d' or '2d'")
-
-
 # ----------------------------------------------------------------------------- contact sheet
 
 
