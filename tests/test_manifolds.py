@@ -198,3 +198,12 @@ def test_cli_generate_collect_and_train(tmp_path, stim):
         assert ds["activation"].dims == ("network", "object", "sample", "unit")
         assert list(ds["layer"].values) == ["pixels", "fc5"]
         assert (ds["unit_layer"].values == 0).sum() == 4096
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_shard_matches_cpu(tmp_path, stim):
+    cpu = _gen(tmp_path / "cpu.nc", stim, manifold_kind="2d", transform="translation")
+    gpu = _gen(tmp_path / "gpu.nc", stim, manifold_kind="2d", transform="translation", device="cuda")
+    with xr.open_dataset(cpu, engine="h5netcdf") as a, xr.open_dataset(gpu, engine="h5netcdf") as b:
+        np.testing.assert_allclose(a["activation"].values, b["activation"].values, rtol=1e-3, atol=1e-3)
+        np.testing.assert_array_equal(a["affine"].values, b["affine"].values)

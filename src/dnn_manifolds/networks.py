@@ -30,7 +30,13 @@ paths (``[A-Za-z0-9_-]+``); entry 0 is always ``pixels``: the grayscale 64 × 64
 (mean over RGB of ``image/255``, 4096 features, row-major). In-place ReLUs are disabled so
 that pre-ReLU outputs are kept. Counts (``generation.md`` §3.3): AlexNet 21, VGG16 38,
 ResNet-50 40 (``layer_set="default"``: stem, block sums (pre-ReLU) and block outputs, head)
-or 176 (``layer_set="all"``).
+or 176 (``layer_set="all"``). Dropout layers are skipped (identity in eval mode). AlexNet's
+list includes torchvision's ``avgpool`` (adaptive 6×6 pooling, an identity at 224 px) to
+match the spec's 21 entries; VGG16's equivalent 7×7 ``avgpool`` is left out to match the
+original's 38. ResNet names follow MatConvNet (``res2a`` = block sum before its ReLU,
+``res2a_relu`` = block output, ``res2a_branch2b_relu`` …); the sum is recorded as the input of
+the block's last ReLU call. Other torchvision models get a generic list: the leaves of nested
+``nn.Sequential`` containers and the other top-level blocks, in registration order.
 
 Units
 -----
