@@ -3,9 +3,18 @@
 # The schema (workflow/schemas/config.schema.yaml) checks keys and types; check_config() then
 # checks what needs the package (layer names, transform names, sample counts, categories). Both
 # run when the workflow is parsed, so a bad config stops the run before any job starts.
+import copy
+
 from snakemake.utils import validate
 
 from dnn_manifolds import workflow_config as wfc
+
+# A preset given with --configfile replaces config/config.yaml instead of being merged into it
+# (Snakemake merges nested mappings, which would mix the demo's networks into another preset);
+# --config overrides still apply on top of whichever configuration is in use.
+if workflow.config_settings.configfiles:
+    config.clear()
+    config.update(copy.deepcopy(dict(workflow.config_settings.overwrite_config)))
 
 validate(config, schema="schemas/config.schema.yaml")
 CFG = wfc.check_config(config)
