@@ -225,3 +225,25 @@ def test_trained_demo_cnn_separates_manifolds_better_than_pixels(tmp_path, stim,
     assert trained >= 0.5
     assert frac["democnn-epoch010/pixels/translation"] <= 0.3
     assert frac["democnn-epoch000/relu4/translation"] <= 0.3
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9])
+def test_collect_refuses_a_truncated_shard_and_writes_nothing(tmp_path, stim, keep):
+    good = _gen(tmp_path / "a.nc", stim, transform="x-translation", objects="0:2")
+    other = _gen(tmp_path / "b.nc", stim, transform="x-translation", objects="2:4")
+    data = other.read_bytes()
+    other.write_bytes(data[: int(len(data) * keep)])
+    out = tmp_path / "out.nc"
+    with pytest.raises(ValueError, match=r"b\.nc: shard cannot be read"):
+        collect_shards([good, other], out)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nc", "b.nc"]
+
+
+def test_truncated_stimulus_file_is_a_clear_error(tmp_path, stim):
+    data = stim.read_bytes()
+    bad = tmp_path / "thumbs.mat"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"thumbs\.mat: .*(cannot be read|truncated|damaged)"):
+        with StimulusSet(bad) as s:
+            s.images([len(s) - 1])

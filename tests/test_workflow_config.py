@@ -34,7 +34,7 @@ def test_every_preset_passes_validation_and_dry_runs(workdir, preset):
         (workdir / "data").mkdir()
         rng = np.random.default_rng(0)
         scipy.io.savemat(workdir / "data/example_tuning.mat", {"tuning_function": rng.standard_normal((2, 6, 4, 3))})
-    proc = run_snakemake("-n", "--directory", workdir, "--cores", "2", "--configfile", workdir / "config" / preset)
+    proc = run_snakemake("-n", "--quiet", "rules", "--directory", workdir, "--cores", "2", "--configfile", workdir / "config" / preset)
     out = proc.stdout + proc.stderr
     assert "This was a dry-run" in out
     if preset == "config.yaml":
@@ -223,3 +223,20 @@ def test_workflow_is_snakefmt_formatted():
 def test_snakemake_lint_is_clean(workdir):
     proc = run_snakemake("--directory", workdir, "--lint")
     assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+def test_corrupt_input_stops_the_workflow_and_nothing_downstream_is_made(workdir):
+    import h5py
+
+    path = workdir / "cut_tuning.mat"
+    with h5py.File(path, "w", userblock_size=512) as fh:
+        fh.create_dataset("tuning_function", data=np.random.default_rng(0).standard_normal((30, 20, 40, 2)))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    cfg = workdir / "own.yaml"
+    cfg.write_text(yaml.safe_dump({"seed": 1, "networks": {}, "manifolds": {}, "own_data": {"inputs": {"cut": "cut_tuning.mat"}}}))
+    proc = run_snakemake("--directory", workdir, "--cores", "2", "--configfile", cfg, check=False)
+    assert proc.returncode != 0
+    log = (workdir / "logs/own/cut/import.log").read_text()
+    assert "cut_tuning.mat: variable 'tuning_function': cannot be read" in log
+    assert not (workdir / "results/own/cut").exists() or not any((workdir / "results/own/cut").iterdir())

@@ -531,6 +531,14 @@ def _shard_dataset(acts, units, plan, *, positions, labels, nets_meta, layers) -
 # ============================================================================= collect
 
 
+def _open_shard(path: Path) -> xr.Dataset:
+    """Open a shard lazily; a truncated or damaged file is a ValueError naming it."""
+    try:
+        return xr.open_dataset(path, engine=NETCDF_ENGINE, cache=False)
+    except Exception as err:  # h5py/h5netcdf raise several unrelated types for damaged files
+        raise ValueError(f"{path}: shard cannot be read: truncated or not netCDF ({err})") from err
+
+
 def collect_shards(
     shard_paths: Sequence[str | os.PathLike],
     out_path: str | os.PathLike,
@@ -571,7 +579,7 @@ def collect_shards(
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such shard")
-        with xr.open_dataset(path, engine=NETCDF_ENGINE, cache=False) as ds:
+        with _open_shard(path) as ds:
             if ds.attrs.get("shard_format") != SHARD_FORMAT:
                 raise ValueError(f"{path}: not a shard of dnn_manifolds.manifolds.generate_shard")
             shards.append((path, ds.drop_vars("activation").load()))  # metadata only
@@ -640,8 +648,11 @@ def collect_shards(
     t_index = {t: k for k, t in enumerate(transforms)}
     for path, meta in shards:
         t = meta.attrs["transform"]
-        with xr.open_dataset(path, engine=NETCDF_ENGINE, cache=False) as ds:
-            acts = ds["activation"].values  # (network, object, sample, unit)
+        with _open_shard(path) as ds:
+            try:
+                acts = ds["activation"].values  # (network, object, sample, unit)
+            except (OSError, RuntimeError, ValueError) as err:
+                raise ValueError(f"{path}: shard cannot be read: truncated or damaged ({err})") from err
         m = acts.shape[2]
         for o_i, pos in enumerate(meta["object"].values):
             for w_i in range(len(networks)):

@@ -229,10 +229,10 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
     cap_options = dict(cap.get("options") or {})
     if "progress" in cap_options or "jobs" in cap_options:
         raise _err("capacity.options", "'progress' and 'jobs' are set by the workflow, not the config")
-    from .capacity import _check_options
+    from .capacity import check_options as check_capacity_options
 
     try:
-        _check_options(dict(cap_options), where="capacity")
+        check_capacity_options(cap_options)
     except (TypeError, ValueError) as err:
         raise _err("capacity.options", str(err)) from err
 
@@ -376,21 +376,21 @@ def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms) ->
 
 
 def _check_geometry_options(options: dict[str, Any]) -> None:
+    """Check geometry options with :func:`dnn_manifolds.geometry.check_options` (``auto``
+    is checked as both methods it can become)."""
     import inspect
 
-    from . import geometry
+    from .geometry import check_options
 
-    allowed = set(inspect.signature(geometry.geometry).parameters) - {"dataset", "session", "seed", "progress"}
+    allowed = set(inspect.signature(check_options).parameters) - {"seed"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise _err("geometry.options", f"unknown option(s) {unknown}; allowed: {sorted(allowed)}")
+    methods = ("smooth", "point_cloud") if options["method"] == "auto" else (options["method"],)
     try:
-        if options["method"] != "auto":
-            geometry._check_method(options["method"])
-        for method in (("smooth", "point_cloud") if options["method"] == "auto" else (options["method"],)):
-            geometry._check_n_t(options["n_t"], method)
-        geometry._check_kappa(options["kappa"])
-    except ValueError as err:
+        for method in methods:
+            check_options(**{**options, "method": method})
+    except (TypeError, ValueError) as err:
         raise _err("geometry", str(err)) from err
 
 
