@@ -1562,16 +1562,12 @@ def _positive_int(text: str) -> int:
 
 def _cli(args: argparse.Namespace) -> int:
     from . import dataset as dsmod
+    from .cli import session_argument
     from .fileio import write_netcdf
 
     ds = dsmod.load_dataset(args.input)
     try:
-        if args.session is None:
-            session = None
-        elif len(args.session) == 1:
-            session = args.session[0]
-        else:
-            session = args.session
+        session = session_argument(args.session)
         if args.seed < 0:
             raise ValueError(f"--seed must be a non-negative integer; got {args.seed}")
         out = capacity(

@@ -30,6 +30,16 @@ class CLIError(Exception):
     """An error to report to the user as one line, with exit status 2."""
 
 
+def session_argument(values: Sequence[str] | None) -> str | list[str] | None:
+    """The ``session`` argument of an analysis from a repeatable ``--session`` option:
+    ``None`` (all sessions) when absent, the title when given once, the list otherwise."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return list(values)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dnn-manifolds",

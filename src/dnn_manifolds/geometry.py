@@ -1243,16 +1243,12 @@ def geometry(
 
 def _run_cli(args: argparse.Namespace) -> int:
     from . import dataset as dsmod
+    from .cli import session_argument
     from .fileio import write_netcdf
 
     ds = dsmod.load_dataset(args.input)
     try:
-        if not args.session:
-            sessions = None
-        elif len(args.session) == 1:
-            sessions = args.session[0]
-        else:
-            sessions = list(args.session)
+        sessions = session_argument(args.session)
         out = geometry(
             ds,
             session=sessions,
