@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-slurm lint bench clean
+.PHONY: install demo test test-slurm lint schema bench clean
 
 $(STAMP): pyproject.toml envs/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ test-slurm: install
 	  rc=$$?; bash .ci/slurm-local-down.sh; exit $$rc
 
 lint: install
+	$(VENV)/bin/ruff check --select F,E9 src tests bench
 	$(VENV)/bin/snakefmt --check Snakefile workflow/
 	$(VENV)/bin/snakemake --lint --cores 1
+
+# Regenerate workflow/schemas/config.schema.yaml and the key table of config/README.md from
+# src/dnn_manifolds/workflow/schema.py (a test fails when they are out of date).
+schema: install
+	$(PY) -c "from dnn_manifolds.workflow.schema import write_generated; print(*write_generated('.'), sep='\n')"
 
 bench: install
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) bench/bench_capacity.py --jobs 2

@@ -29,8 +29,10 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from dnn_manifolds import _lp
-from dnn_manifolds import capacity as cap
+from dnn_manifolds.analysis.capacity import lp as _lp
+from dnn_manifolds.analysis import capacity as cap
+from dnn_manifolds.analysis.capacity import problem as cap_problem
+from dnn_manifolds.analysis.capacity.repetitions import resolve_key
 
 
 def make_arcs(
@@ -124,14 +126,14 @@ def main() -> None:
                 lp_decisions.append((n, r, o))
     k = min(args.n_reference, len(lp_decisions))
     picks = np.unique(np.round(np.linspace(0, len(lp_decisions) - 1, k)).astype(int))
-    opts = cap._check_options({"nested": args.nested}, where="bench")
-    problem = cap._prepare(x, cap._resolve_key(args.seed), opts)
+    opts = cap.CapacityOptions(nested=args.nested)
+    problem = cap_problem.prepare(x, resolve_key(args.seed), opts)
     agree = 0
     t_ref, t_lp = [], []
     with threadpool_limits(limits=1):
         for j in picks:
             n, r, o = lp_decisions[j]
-            feats, y_obj, _ = cap._features(problem, n, r)
+            feats, y_obj, _ = cap_problem._features(problem, n, r)
             y = y_obj[problem.obj_index]
             t = time.perf_counter()
             fast = _lp.lp_separability(feats, y)

@@ -4,7 +4,7 @@ For each network it measures, in a fresh process each:
 
 * **bare**: images/s of the bare forward pass ``model(preprocess(x))`` on pre-warped images,
   batch by batch, no hooks;
-* **shard**: images/s of :func:`dnn_manifolds.manifolds.generate_shard` recording every
+* **shard**: images/s of :func:`dnn_manifolds.generation.manifolds.generate_shard` recording every
   layer of the network (warp + forward with hooks + unit selection + netCDF write), and the
   overhead over the bare forward pass: of the whole call ``(t_shard − t_bare) / t_bare``
   and of the per-image work only ``(t_warp + t_record + t_write − t_bare) / t_bare``; the
@@ -40,7 +40,7 @@ def _bare(network: str, device: str, n_images: int, batch_size: int, threads: in
     import numpy as np
     import torch
 
-    from dnn_manifolds.networks import Network
+    from dnn_manifolds.generation.networks import Network
 
     torch.set_num_threads(threads)
     net = Network(network, weights="untrained", device=device, input_size=input_size)
@@ -64,7 +64,7 @@ def _shard(network: str, device: str, n_objects: int, n_samples: int, batch_size
     import numpy as np
     import torch
 
-    from dnn_manifolds import manifolds, networks, transforms
+    from dnn_manifolds.generation import manifolds, networks, transforms
 
     torch.set_num_threads(threads)
     timers = {"warp": 0.0, "record": 0.0, "write": 0.0}
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     mem_sizes = a.memory_objects or [a.n_objects, 4 * a.n_objects]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        from dnn_manifolds.stimuli import make_embedded_stimuli
+        from dnn_manifolds.generation.embedded import make_embedded_stimuli
 
         stim = str(make_embedded_stimuli(Path(tmp) / "s.h5", seed=0, n_categories=max(mem_sizes) + 1,
                                          n_exemplars=1))

@@ -52,7 +52,7 @@ def make_case(case: str):
 
 
 def run_case(case: str, method: str, seeds: list[int], n_t: int) -> dict:
-    from dnn_manifolds.geometry import manifold_geometry
+    from dnn_manifolds.analysis.geometry import manifold_geometry
 
     X = make_case(case)
     rows = []

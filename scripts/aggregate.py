@@ -4,10 +4,9 @@ Inputs: every analysis result. Outputs: ``csv``, ``nc``, ``summary``.
 Params: ``entries`` (path and keys of each result), ``seeds``, ``config``.
 """
 
-from dnn_manifolds.aggregate import build_table, to_json_summary, write_table
-from dnn_manifolds.dataset import provenance_attrs
-from dnn_manifolds.fileio import write_text
-from dnn_manifolds.joblog import job_logger
+from dnn_manifolds.data import provenance_attrs, write_text
+from dnn_manifolds.report.tables import build_table, to_json_summary, write_table
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "aggregate")
 p = snakemake.params

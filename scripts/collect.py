@@ -2,8 +2,8 @@
 
 Input: the shards. Output: the manifold dataset (netCDF)."""
 
-from dnn_manifolds.joblog import job_logger
-from dnn_manifolds.manifolds import collect_shards
+from dnn_manifolds.generation.collect import collect_shards
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "collect")
 collect_shards(list(snakemake.input), snakemake.output[0])

@@ -4,9 +4,9 @@ Inputs: ``stimuli``, ``dataset`` (its first object id is the template image). Ou
 Params: ``sheet`` (transform, range_factor, n_samples, seed).
 """
 
-from dnn_manifolds.dataset import load_dataset
-from dnn_manifolds.joblog import job_logger
-from dnn_manifolds.transforms import manifold_contact_sheet
+from dnn_manifolds.data import load_dataset
+from dnn_manifolds.report.contact_sheet import manifold_contact_sheet
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "contact_sheet")
 with load_dataset(snakemake.input.dataset, validate=False) as ds:

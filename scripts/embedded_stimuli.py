@@ -3,8 +3,8 @@
 Output: the stimulus file. Params: ``seed``, ``n_categories``, ``n_exemplars``.
 """
 
-from dnn_manifolds.joblog import job_logger
-from dnn_manifolds.stimuli import make_embedded_stimuli
+from dnn_manifolds.generation.embedded import make_embedded_stimuli
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "embedded_stimuli")
 p = snakemake.params

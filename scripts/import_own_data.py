@@ -6,10 +6,8 @@ Params: ``variable`` (name of the data variable in the file).
 
 import json
 
-from dnn_manifolds.dataset import save_dataset, summarize
-from dnn_manifolds.fileio import write_text
-from dnn_manifolds.importers import import_data
-from dnn_manifolds.joblog import job_logger
+from dnn_manifolds.data import import_data, save_dataset, summarize, write_text
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "import_own_data")
 ds = import_data(snakemake.input[0], variable=snakemake.params.variable)

@@ -3,8 +3,8 @@
 Inputs: ``analyses`` (capacity.nc, geometry.nc, each over all sessions). Outputs: ``csv``, ``nc``.
 """
 
-from dnn_manifolds.aggregate import own_data_table, write_table
-from dnn_manifolds.joblog import job_logger
+from dnn_manifolds.report.tables import own_data_table, write_table
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "own_table")
 table = own_data_table(list(snakemake.input.analyses), name=snakemake.wildcards.name)

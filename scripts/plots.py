@@ -4,9 +4,9 @@ Inputs: ``table``, ``capacity`` results. Outputs: ``capacity``, ``geometry``, ``
 ``curves`` (PNG; the PDFs sit beside them). Params: ``entries`` of the capacity results.
 """
 
-from dnn_manifolds import plots
-from dnn_manifolds.aggregate import read_table
-from dnn_manifolds.joblog import job_logger
+from dnn_manifolds.report import plots
+from dnn_manifolds.report.tables import read_table
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "plots")
 table = read_table(snakemake.input.table)

@@ -4,8 +4,8 @@ Params: ``epochs``, ``seed``, ``device``."""
 
 from pathlib import Path
 
-from dnn_manifolds.joblog import job_logger
-from dnn_manifolds.training import train_demo_cnn
+from dnn_manifolds.generation.training import train_demo_cnn
+from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "train_demo_cnn")
 p = snakemake.params
@@ -17,5 +17,6 @@ paths = train_demo_cnn(
     checkpoint_epochs=[0, p.epochs],
     threads=snakemake.threads,
     device=p.device,
+    progress=True,
 )
 log.info("checkpoints: %s", [str(x) for x in paths])

@@ -15,6 +15,17 @@ REPO = Path(__file__).resolve().parents[1]
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+# Pin the numerical kernels to one instruction set, so that results are bit-identical on any
+# x86-64 machine with AVX2 (OpenBLAS, MKL, oneDNN and ATen otherwise pick kernels by CPU, and
+# their roundings differ). The committed reference table of the miniature workflow
+# (tests/data/reference/) was produced under these settings.
+DETERMINISTIC_KERNELS = {
+    "OPENBLAS_CORETYPE": "Haswell",
+    "MKL_CBWR": "AVX2",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
+
 
 def snakemake_exe() -> str:
     exe = Path(sys.executable).with_name("snakemake")
@@ -24,6 +35,7 @@ def snakemake_exe() -> str:
 def run_snakemake(*args, cwd=REPO, check=True, timeout=1200, env=None):
     """Run the snakemake CLI on this repository's workflow; return the CompletedProcess."""
     full_env = dict(os.environ)
+    full_env.update(DETERMINISTIC_KERNELS)
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
     full_env.update(env or {})
     cmd = [snakemake_exe(), "--snakefile", str(REPO / "Snakefile"), *map(str, args)]

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dnn_manifolds import aggregate, plots
-from dnn_manifolds.fileio import write_netcdf
+from dnn_manifolds.report import plots
+from dnn_manifolds.report import tables as aggregate
+from dnn_manifolds.data.files import write_netcdf
 
 
 def _result(tmp_path, name, values, *, failures=0, total=10, seed=7):

@@ -1,7 +1,7 @@
 """Direct capacity: exact separability decisions, f(n), the N_c search, controls, API and CLI.
 
 Oracles share no code with the implementation: hand-made point sets (XOR), the reference QP
-(cvxpy + Clarabel), Cover's counting formula, ball-capacity values from ``analysis.md`` §8
+(cvxpy + Clarabel), Cover's counting formula, ball-capacity values from ``docs/geometry.md#geometry-reference-values``
 (hard-coded as test oracles only), hand-traced search sequences and planted probit curves.
 """
 
@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dnn_manifolds import _lp, capacity as cap
-from dnn_manifolds import dataset as dsm
+from dnn_manifolds.analysis import capacity as cap
+from dnn_manifolds.errors import OptionError
+from dnn_manifolds.analysis.capacity import problem as cap_problem
+from dnn_manifolds.analysis.capacity import lp as _lp
+from dnn_manifolds.data import dataset as dsm
 from dnn_manifolds.cli import main as cli_main
 
 
@@ -157,7 +160,7 @@ def test_solver_failures_are_counted_not_read_as_answers(monkeypatch, rng):
     def failed(*args, **kwargs):
         return _lp.SeparabilityResult(None, _lp.FAILED, "forced failure")
 
-    monkeypatch.setattr(cap, "_decide", failed)
+    monkeypatch.setattr(cap_problem, "decide", failed)
     res = cap.separable_fraction(_random_points(rng, 8, 10), 3, rng=0)
     assert math.isnan(res.fraction)
     assert res.n_repetitions == 0 and res.n_attempts == 100
@@ -206,9 +209,9 @@ def test_adaptive_repetitions_follow_the_stopping_rule(rng):
 
 def test_balanced_labels_give_half_away_from_zero_negatives():
     g = np.random.default_rng(0)
-    assert (cap._draw_labels(g, 5, "balanced") == -1).sum() == 3
-    assert (cap._draw_labels(g, 6, "balanced") == -1).sum() == 3
-    assert (cap._draw_labels(g, 7, "sparse") == -1).sum() == 1
+    assert (cap_problem._draw_labels(g, 5, "balanced") == -1).sum() == 3
+    assert (cap_problem._draw_labels(g, 6, "balanced") == -1).sum() == 3
+    assert (cap_problem._draw_labels(g, 7, "sparse") == -1).sum() == 1
 
 
 def test_cutting_plane_gives_the_same_decisions_as_the_full_lp(rng):
@@ -281,7 +284,7 @@ def test_random_points_have_capacity_two(rng, n_objects):
 STATUS_INDEX = {s: i for i, s in enumerate(cap.STATUSES)}
 
 
-# α_B(κ=0, R, D) from analysis.md §8 (test oracles only; R = 1 is 2/(D+1)).
+# α_B(κ=0, R, D) from docs/geometry.md#geometry-reference-values (test oracles only; R = 1 is 2/(D+1)).
 # Finite size: P = 32 objects, balanced labels; the first crossing has a step of 1 feature
 # out of ~30 (3 %) and f(n) an SE of 0.05 near N_c (seeds 4-7 stayed within 4.5 %); the
 # 12-gon's circumradius is 1 but its inradius 0.966, which raises α by ~1 %. Tolerance 8 %.
@@ -436,15 +439,16 @@ def test_shuffled_control_lowers_the_capacity_of_separated_manifolds(rng):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"control": "scramble"}, ValueError, "control must be one of"),
-        ({"projection": "pca"}, ValueError, "projection must be one of"),
-        ({"labels": "half"}, ValueError, "labels must be one of"),
-        ({"method": "simplex"}, ValueError, "method must be one of"),
+        ({"control": "scramble"}, ValueError, "capacity option 'control': must be one of"),
+        ({"projection": "pca"}, ValueError, "capacity option 'projection': must be one of"),
+        ({"labels": "half"}, ValueError, "capacity option 'labels': must be one of"),
+        ({"method": "simplex"}, ValueError, "capacity option 'method': must be one of"),
         ({"expected_precision": 0.0}, ValueError, "expected_precision"),
         ({"jobs": 0}, ValueError, "jobs must be a positive integer"),
-        ({"jumps": -5}, ValueError, "jumps must be a positive integer"),
+        ({"tails": "yes"}, OptionError, "capacity option 'tails': must be true or false"),
+        ({"jumps": -5}, ValueError, "capacity option 'jumps': must be an integer >= 1"),
         ({"min_repetitions": 50, "max_repetitions": 10}, ValueError, "must not exceed"),
-        ({"bogus": 1}, TypeError, "unknown option"),
+        ({"bogus": 1}, OptionError, r"unknown capacity option\(s\) \['bogus'\]"),
     ],
 )
 def test_bad_options_raise_clear_errors(rng, kwargs, error, match):
@@ -452,11 +456,17 @@ def test_bad_options_raise_clear_errors(rng, kwargs, error, match):
         cap.critical_capacity(_random_points(rng, 6, 4), rng=0, **kwargs)
 
 
-def test_check_options_fills_defaults_and_rejects_bad_values():
-    opts = cap.check_options({"nested": True})
-    assert opts["nested"] is True and opts["min_repetitions"] == 20 and opts["max_repetitions"] == 100
-    with pytest.raises(ValueError, match="control must be one of"):
-        cap.check_options({"control": "scramble"})
+def test_options_fill_defaults_and_reject_bad_values():
+    opts = cap.CapacityOptions.from_mapping({"nested": True})
+    assert opts.nested is True and opts.repetition_bounds == (20, 100)
+    assert opts.record()["min_repetitions"] == 20 and opts.to_dict()["min_repetitions"] is None
+    assert opts.replace(expected_precision=0.1).repetition_bounds == (10, 25)
+    with pytest.raises(OptionError, match="capacity option 'control': must be one of"):
+        cap.CapacityOptions.from_mapping({"control": "scramble"})
+    with pytest.raises(OptionError, match="must not exceed"):
+        cap.CapacityOptions(min_repetitions=50, max_repetitions=10)
+    with pytest.raises(Exception):  # frozen
+        opts.nested = False
 
 
 def test_bad_points_raise_clear_errors(rng):
@@ -550,7 +560,7 @@ def test_cli_writes_the_capacity_of_every_session(tmp_path, rng):
     src = tmp_path / "in.nc"
     dsm.save_dataset(ds, src)
     out = tmp_path / "out.nc"
-    assert cli_main(["capacity", str(src), str(out), "--seed", "5", "--no-progress"]) == 0
+    assert cli_main(["capacity", str(src), str(out), "--seed", "5", "--quiet"]) == 0
     with xr.open_dataset(out, engine="h5netcdf") as res:
         assert res.sizes["session"] == 2
         direct = cap.capacity(dsm.load_dataset(src), seed=5)
@@ -561,7 +571,7 @@ def test_cli_writes_the_capacity_of_every_session(tmp_path, rng):
     one = tmp_path / "one.nc"
     assert (
         cli_main(
-            ["capacity", str(src), str(one), "--session", "layer1", "--jobs", "2", "--no-progress"]
+            ["capacity", str(src), str(one), "--session", "layer1", "--jobs", "2", "--quiet"]
         )
         == 0
     )
@@ -573,6 +583,6 @@ def test_cli_unknown_session_fails_cleanly(tmp_path, rng, capsys):
     src = tmp_path / "in.nc"
     dsm.save_dataset(_dataset(rng), src)
     out = tmp_path / "out.nc"
-    assert cli_main(["capacity", str(src), str(out), "--session", "conv9", "--no-progress"]) == 2
+    assert cli_main(["capacity", str(src), str(out), "--session", "conv9", "--quiet"]) == 2
     assert "unknown session" in capsys.readouterr().err
     assert not out.exists()

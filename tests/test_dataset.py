@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dnn_manifolds import dataset as dsm
-from dnn_manifolds.dataset import ManifoldDataError
+from dnn_manifolds.data import dataset as dsm
+from dnn_manifolds.data.provenance import config_digest, provenance_attrs
+from dnn_manifolds.data.dataset import ManifoldDataError
 
 
 def _tuning(rng, shape=(3, 7, 5, 4)):
@@ -52,14 +53,14 @@ def test_round_trip_keeps_values_nans_coords_and_attrs(rng, tmp_path):
         object_labels=["cat", "dog", "car", "cup"],
         session_coords={"network": ["alexnet", "alexnet"], "layer": ["conv1", "conv2"]},
         sample_coords={"transform_param": (("session", "sample"), params)},
-        attrs=dsm.provenance_attrs(seeds={"templates": 3, "units": 4}, config={"a": 1}),
+        attrs=provenance_attrs(seeds={"templates": 3, "units": 4}, config={"a": 1}),
     )
     path = tmp_path / "d.nc"
     dsm.save_dataset(ds, path)
     with dsm.load_dataset(path) as back:
         xr.testing.assert_identical(back.load(), ds)
         assert json.loads(back.attrs["seeds"]) == {"templates": 3, "units": 4}
-        assert back.attrs["config_digest"] == dsm.config_digest({"a": 1})
+        assert back.attrs["config_digest"] == config_digest({"a": 1})
     assert np.isnan(arr).sum() > 0
 
 
@@ -197,7 +198,7 @@ def test_validate_rejects_wrong_dims(rng):
 
 
 def test_provenance_attrs_are_netcdf_safe(tmp_path, rng):
-    attrs = dsm.provenance_attrs(seeds={"a": 1}, config={"x": [1, 2]}, extra_list=["a", "b"], flag=True)
+    attrs = provenance_attrs(seeds={"a": 1}, config={"x": [1, 2]}, extra_list=["a", "b"], flag=True)
     ds = dsm.make_dataset(_tuning(rng), attrs=attrs)
     dsm.save_dataset(ds, tmp_path / "p.nc")
     with dsm.load_dataset(tmp_path / "p.nc") as back:

@@ -1,6 +1,6 @@
-"""Tests of the mean-field-theory geometry (dnn_manifolds.geometry).
+"""Tests of the mean-field-theory geometry (dnn_manifolds.analysis.geometry).
 
-Oracles: closed forms and the tables of analysis.md §8, exact identities, finite differences,
+Oracles: closed forms and the tables of docs/geometry.md#geometry-reference-values, exact identities, finite differences,
 scipy's Lawson–Hanson NNLS and SLSQP as naive references, planted structure.
 """
 
@@ -13,16 +13,16 @@ import pytest
 import xarray as xr
 from scipy.optimize import minimize, nnls
 
-from dnn_manifolds import dataset as dsmod
-from dnn_manifolds._anchors import (
+from dnn_manifolds.data import dataset as dsmod
+from dnn_manifolds.analysis.geometry.anchors import (
     INTERIOR,
     LAWSON_HANSON,
     PROJECTED_GRADIENT,
     solve_anchor_points,
 )
-from dnn_manifolds._stiefel import CentreCorrelationCost, minimize_stiefel
+from dnn_manifolds.analysis.geometry.stiefel import CentreCorrelationCost, minimize_stiefel
 from dnn_manifolds.cli import main as cli_main
-from dnn_manifolds.geometry import (
+from dnn_manifolds.analysis.geometry import (
     ball_capacity,
     gardner_capacity,
     geometry,
@@ -324,7 +324,7 @@ def test_points_give_gardner_capacity(kappa):
     )
     assert res.layer["capacity"] == pytest.approx(gardner_capacity(kappa), rel=1e-12)
     np.testing.assert_array_equal(res.objects["anchor_radius"], 0.0)
-    # the ball formula uses the given κ (the original's point-cloud code used κ = 0, §10.14)
+    # the ball formula uses the given κ (the original's point-cloud code used κ = 0, ``docs/differences.md#differences-geometry-kappa``)
     np.testing.assert_allclose(res.objects["capacity_ball"], gardner_capacity(kappa), rtol=1e-12)
     assert np.all(np.isnan(res.objects["anchor_dimension"]))
     # the direct estimate: E[(t0+κ)²₊] over 40 × 400 draws, SE ≈ 1.5 %
@@ -348,15 +348,15 @@ def test_balls_match_ball_capacity(shape, dim, radius, n_samples, n_t, semianaly
     expected = ball_capacity(radius, dim)
     assert res.n_common == 0
     assert res.layer["capacity_direct_harmonic"] == pytest.approx(expected, rel=0.05)
-    # the semi-analytic alphac_hat overestimates (analysis.md §8 table, §10.2)
+    # the semi-analytic alphac_hat overestimates (docs/geometry.md#geometry-reference-values table, ``docs/differences.md#differences-geometry-object-capacity``)
     assert res.layer["capacity_semianalytic_harmonic"] == pytest.approx(semianalytic, rel=0.04)
-    # R_M, D_M of the anchor points: the sphere's R and D (analysis.md §8: ~10 %)
+    # R_M, D_M of the anchor points: the sphere's R and D (docs/geometry.md#geometry-reference-values: ~10 %)
     assert res.layer["radius"] == pytest.approx(radius, rel=0.12)
     assert np.mean(res.objects["anchor_dimension"]) == pytest.approx(dim, rel=0.1)
 
 
 def test_centre_component_in_manifold_span_is_ignored():
-    """§10.3 decision: the centre is treated as orthogonal to the manifold's own span."""
+    """``docs/differences.md#differences-geometry-centre`` decision: the centre is treated as orthogonal to the manifold's own span."""
     rng = np.random.default_rng(14)
     X = sphere_manifolds(2, 3, 0.8, 40, rng=rng, exact_centres=True)
     Y = X.copy()
@@ -525,15 +525,18 @@ def test_cli_geometry_writes_netcdf(tmp_path, capsys):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"method": "exact"}, "method must be one of"),
-        ({"n_t": 0}, "n_t must be an integer >= 1"),
-        ({"n_t": 2.5}, "n_t must be an integer >= 1"),
-        ({"kappa": float("nan")}, "kappa must be a finite number"),
+        ({"method": "exact"}, "geometry option 'method': must be one of"),
+        ({"n_t": 0}, "geometry option 'n_t': must be an integer >= 1"),
+        ({"n_t": 2.5}, "geometry option 'n_t': must be an integer >= 1"),
+        ({"kappa": float("nan")}, "geometry option 'kappa': must be a finite number"),
         ({"session": "nope"}, "unknown session 'nope'"),
+        ({"session": [0, 0]}, r"named more than once"),
         ({"seed": -1}, "seed must be a non-negative integer"),
-        ({"stiefel_options": {"tol": 1}}, "unknown option"),
-        ({"n_restarts": 0}, "n_restarts must be an integer >= 1"),
-        ({"max_k": -1}, "max_k must be a non-negative integer"),
+        ({"stiefel_options": {"tol": 1}}, r"unknown key\(s\) \['tol'\]"),
+        ({"stiefel_options": {"max_iter": 0}}, "max_iter must be an integer >= 1"),
+        ({"n_restarts": 0}, "geometry option 'n_restarts': must be an integer >= 1"),
+        ({"max_k": -1}, "geometry option 'max_k': must be an integer >= 0"),
+        ({"bogus": 1}, r"unknown geometry option\(s\) \['bogus'\]"),
     ],
 )
 def test_geometry_rejects_bad_arguments(kwargs, match):
@@ -564,9 +567,9 @@ def test_cli_bad_arguments_exit_with_one_line_error(tmp_path, capsys):
     dsmod.save_dataset(ds, src)
     dst = tmp_path / "out.nc"
     for args, match in (
-        (["--method", "bogus"], "method must be one of"),
+        (["--method", "bogus"], "invalid choice: 'bogus'"),
         (["--session", "missing"], "unknown session"),
-        (["--n-t", "0"], "n_t must be"),
+        (["--n-t", "0"], "'n_t': must be"),
     ):
         assert cli_main(["geometry", str(src), str(dst), "--quiet", *args]) == 2
         err = capsys.readouterr().err
@@ -585,11 +588,7 @@ def test_mft_capacity_agrees_with_direct_capacity():
     (1 neuron ≈ 1.7 %) and the Monte-Carlo error of α_M (≈ 1 %). Measured: direct MFT 0.672,
     semi-analytic 0.689, simulation 40/59 = 0.678, α_B(1, 2) = 0.667.
     """
-    capacity = pytest.importorskip(
-        "dnn_manifolds.capacity", reason="direct capacity module not available"
-    )
-    if not hasattr(capacity, "critical_capacity"):
-        pytest.skip("dnn_manifolds.capacity.critical_capacity is not implemented yet")
+    from dnn_manifolds.analysis import capacity
     rng = np.random.default_rng(23)
     P, M, N, R = 40, 12, 400, 1.0
     phi = 2 * np.pi * np.arange(M) / M
@@ -602,3 +601,23 @@ def test_mft_capacity_agrees_with_direct_capacity():
     alpha_c = float(direct.capacity)
     assert theory.layer["capacity_direct_harmonic"] == pytest.approx(alpha_c, rel=0.08)
     assert theory.layer["capacity"] == pytest.approx(alpha_c, rel=0.08)
+
+
+# ----------------------------------------------------------------------------- private scipy entry
+
+
+def test_private_scipy_nnls_entry_point_agrees_with_public_nnls(monkeypatch):
+    """The anchor solver calls scipy's compiled Lawson-Hanson directly (a private entry point,
+    measured faster than the public wrapper on many small problems). Guard it: it must exist in
+    the pinned scipy, return what the public nnls returns, and the public fallback must give
+    the same answers when it is gone."""
+    from dnn_manifolds.analysis.geometry import anchors
+
+    assert anchors._nnls_compiled is not None, "scipy.optimize._slsqplib.nnls is gone: the fallback runs"
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        A = np.ascontiguousarray(rng.standard_normal((12, 7)))
+        b = rng.standard_normal(12)
+        np.testing.assert_allclose(anchors._lawson_hanson(A, b, 100), nnls(A, b)[0], atol=1e-12)
+    monkeypatch.setattr(anchors, "_nnls_compiled", None)
+    np.testing.assert_allclose(anchors._lawson_hanson(A, b, 100), nnls(A, b)[0], atol=1e-12)

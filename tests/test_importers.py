@@ -8,10 +8,10 @@ import pytest
 import scipy.io
 import xarray as xr
 
-from dnn_manifolds import dataset as dsm
+from dnn_manifolds.data import dataset as dsm
 from dnn_manifolds.cli import main
-from dnn_manifolds.dataset import ManifoldDataError
-from dnn_manifolds.importers import import_data
+from dnn_manifolds.data.dataset import ManifoldDataError
+from dnn_manifolds.data.importers import import_data
 
 TITLES = ["V1 session", "IT session", "a third"]
 

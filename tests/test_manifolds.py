@@ -1,4 +1,4 @@
-"""Tests of dnn_manifolds.manifolds (shards, collect, point clouds) and dnn_manifolds.training."""
+"""Tests of dnn_manifolds.generation.manifolds (shards, collect, point clouds) and dnn_manifolds.generation.training."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import torch
 import xarray as xr
 
 from dnn_manifolds import cli
-from dnn_manifolds.dataset import load_dataset
-from dnn_manifolds.manifolds import collect_shards, generate_shard, parse_objects, plan_shards
-from dnn_manifolds.stimuli import StimulusSet, choose_categories, choose_templates, make_embedded_stimuli
-from dnn_manifolds.training import train_demo_cnn
-from dnn_manifolds.transforms import one_dimensional_transforms
+from dnn_manifolds.data.dataset import load_dataset
+from dnn_manifolds.generation.collect import collect_shards
+from dnn_manifolds.generation.manifolds import generate_shard, parse_objects, plan_shards
+from dnn_manifolds.generation.embedded import make_embedded_stimuli
+from dnn_manifolds.generation.stimuli import StimulusSet
+from dnn_manifolds.generation.templates import choose_categories, choose_templates
+from dnn_manifolds.generation.training import train_demo_cnn
+from dnn_manifolds.generation.transforms import one_dimensional_transforms
 
 torch.set_num_threads(1)
 
@@ -164,7 +167,7 @@ def test_training_checkpoints_are_networks_that_learn(stim, checkpoints):
     assert log[-1]["train_accuracy"] > max(0.6, log[0]["train_accuracy"] + 0.3)
     first = torch.load(checkpoints[0], weights_only=True)
     assert first["epoch"] == 0 and first["architecture"] == "democnn" and first["n_classes"] == 6
-    from dnn_manifolds.networks import load_model
+    from dnn_manifolds.generation.networks import load_model
 
     untrained, _ = load_model("democnn", weights="untrained", init_seed=0)
     untrained_state = {k: v for k, v in untrained.state_dict().items()}
@@ -185,14 +188,14 @@ def test_several_checkpoints_become_network_sessions(tmp_path, stim, checkpoints
 
 def test_cli_generate_collect_and_train(tmp_path, stim):
     shard = tmp_path / "g.nc"
-    args = ["generate", str(shard), "--stimuli", str(stim), "--network", "democnn", "--weights", "untrained",
+    args = ["generate", str(stim), str(shard), "--network", "democnn", "--weights", "untrained",
             "--layers", "pixels", "fc5", "--transform", "translation", "--kind", "2d", "--n-objects", "2",
             "--n-samples", "3", "--range-factor", "2"]
     assert cli.main(args) == 0
-    assert cli.main(["collect", str(tmp_path / "d.nc"), str(shard)]) == 0
+    assert cli.main(["collect", str(shard), str(tmp_path / "d.nc")]) == 0
     assert load_dataset(tmp_path / "d.nc").sizes["session"] == 2
     assert cli.main(args[:-2] + ["--range-factor", "-1"]) == 2
-    assert cli.main(["train-demo", str(tmp_path / "t"), "--stimuli", str(stim), "--epochs", "0"]) == 0
+    assert cli.main(["train-demo", str(stim), str(tmp_path / "t"), "--epochs", "0"]) == 0
     assert (tmp_path / "t" / "epoch000.pt").exists()
     with xr.open_dataset(shard, engine="h5netcdf") as ds:
         assert ds["activation"].dims == ("network", "object", "sample", "unit")
@@ -213,8 +216,8 @@ def test_trained_demo_cnn_separates_manifolds_better_than_pixels(tmp_path, stim,
     """The paper's effect, offline: 2-d translation manifolds of the 6 objects are separable
     with 5 random features of the trained last hidden layer far more often than with pixels or
     the untrained network (fraction of random dichotomies, capacity.separable_fraction)."""
-    from dnn_manifolds.capacity import separable_fraction
-    from dnn_manifolds.dataset import session_data
+    from dnn_manifolds.analysis.capacity import separable_fraction
+    from dnn_manifolds.data.dataset import session_data
 
     shard = _gen(tmp_path / "e.nc", stim, weights=[checkpoints[0], checkpoints[-1]], layers=["pixels", "relu4"],
                  manifold_kind="2d", transform="translation", n_objects=6, n_samples=21, range_factor=8,

@@ -1,4 +1,4 @@
-"""Tests of dnn_manifolds.networks: layer lists, recording hooks, unit subsets, weights handling.
+"""Tests of dnn_manifolds.generation.networks: layer lists, recording hooks, unit subsets, weights handling.
 
 No weights are downloaded: models are untrained (seeded) or loaded from files the tests write.
 """
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dnn_manifolds import cli
-from dnn_manifolds.networks import (
+from dnn_manifolds.generation.networks import (
     SLUG_RE,
     Network,
     WeightsError,

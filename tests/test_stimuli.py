@@ -1,4 +1,4 @@
-"""Tests of dnn_manifolds.stimuli: embedded set, reader layout, templates, resumable download."""
+"""Tests of dnn_manifolds.generation.stimuli: embedded set, reader layout, templates, resumable download."""
 
 from __future__ import annotations
 
@@ -11,16 +11,12 @@ import h5py
 import numpy as np
 import pytest
 
-from dnn_manifolds import cli, stimuli
-from dnn_manifolds.stimuli import (
-    StimulusSet,
-    choose_categories,
-    choose_templates,
-    download_file,
-    download_thumbnails,
-    make_embedded_stimuli,
-    write_stimulus_file,
-)
+from dnn_manifolds import cli
+from dnn_manifolds.generation import embedded, stimuli, templates
+from dnn_manifolds.generation.download import download_file, download_thumbnails
+from dnn_manifolds.generation.embedded import make_embedded_stimuli
+from dnn_manifolds.generation.stimuli import StimulusSet, write_stimulus_file
+from dnn_manifolds.generation.templates import choose_categories, choose_templates
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +55,7 @@ def test_embedded_stimuli_have_the_thumbnail_format(small_set):
 
 
 def test_embedded_objects_carry_category_structure_in_the_centre():
-    images, labels = stimuli.embedded_images(seed=0, n_categories=8, n_exemplars=6)
+    images, labels = embedded.embedded_images(seed=0, n_categories=8, n_exemplars=6)
     labels = np.array(labels)
     centre = images[:, 60:84, 60:84].astype(float)  # the middle of the 48×48 object square
     surround = images[:, :24].astype(float)  # top band, far from the object
@@ -77,7 +73,7 @@ def test_embedded_objects_carry_category_structure_in_the_centre():
 
 
 def test_embedded_stimuli_reject_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="n_categories must be ≥ 2"):
+    with pytest.raises(ValueError, match="n_categories must be an integer ≥ 2"):
         make_embedded_stimuli(tmp_path / "x.h5", n_categories=1)
     with pytest.raises(TypeError, match="n_exemplars must be an integer"):
         make_embedded_stimuli(tmp_path / "x.h5", n_exemplars=2.5)
@@ -153,9 +149,9 @@ def test_object_set_controls_are_image_disjoint_from_earlier_sets():
 
 
 def test_template_default_seeds_follow_the_original():
-    assert stimuli.default_template_seeds(128) == (1, 1)
-    assert stimuli.default_template_seeds(32) == (4, 0)
-    assert stimuli.default_template_seeds(64) == (0, 0)
+    assert templates.default_template_seeds(128) == (1, 1)
+    assert templates.default_template_seeds(32) == (4, 0)
+    assert templates.default_template_seeds(64) == (0, 0)
     # default for P = 16 is the 4th control set: disjoint from the base set of seed 0
     labels = np.repeat([f"c{k}" for k in range(20)], 5)
     default16 = choose_templates(labels, 16)

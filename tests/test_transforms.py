@@ -1,4 +1,4 @@
-"""Tests of dnn_manifolds.transforms: warp geometry, range-factor calibration, samplers."""
+"""Tests of dnn_manifolds.generation.transforms: warp geometry, range-factor calibration, samplers."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from dnn_manifolds import cli
-from dnn_manifolds.stimuli import make_embedded_stimuli
-from dnn_manifolds.transforms import (
+from dnn_manifolds.generation.embedded import make_embedded_stimuli
+from dnn_manifolds.report.contact_sheet import manifold_contact_sheet
+from dnn_manifolds.generation.transforms import (
     TRANSFORMS_1D,
     affine_theta,
-    manifold_contact_sheet,
     max_source_extent,
     one_dimensional_transforms,
     random_transforms_2d,
@@ -158,6 +158,6 @@ def test_contact_sheet_is_a_png_of_the_manifold(tmp_path):
                                  transform="rotation", range_factor=8, n_samples=5)
     img = matplotlib.image.imread(png)
     assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 0.05
-    assert cli.main(["contact-sheet", str(tmp_path / "c.png"), "--stimuli", str(stim), "--image", "0",
+    assert cli.main(["contact-sheet", str(stim), str(tmp_path / "c.png"), "--image", "0",
                      "--transform", "translation", "--range-factor", "4", "--n-samples", "4"]) == 0
     assert (tmp_path / "c.png").stat().st_size > 1000

@@ -4,10 +4,13 @@
 # checks what needs the package (layer names, transform names, sample counts, categories). Both
 # run when the workflow is parsed, so a bad config stops the run before any job starts.
 import copy
+from pathlib import Path
 
 from snakemake.utils import validate
 
-from dnn_manifolds import workflow_config as wfc
+from dnn_manifolds.workflow import config as wfc
+
+wfc.export_source_path(Path(workflow.basedir) / "src")
 
 # A preset given with --configfile replaces config/config.yaml instead of being merged into it
 # (Snakemake merges nested mappings, which would mix the demo's networks into another preset);
@@ -49,7 +52,7 @@ def weights_input(wildcards):
 
 
 def shard_params(wildcards, input):
-    """Keyword arguments of dnn_manifolds.manifolds.generate_shard for one shard."""
+    """Keyword arguments of dnn_manifolds.generation.manifolds.generate_shard for one shard."""
     net = CFG.networks[wildcards.network]
     man = CFG.manifolds[wildcards.manifold]
     shard = shard_spec(wildcards)
@@ -118,7 +121,7 @@ def geometry_options(wildcards):
 
 
 def generation_resources_gpu(wildcards):
-    return 1 if CFG.device == "cuda" else 0
+    return 1 if CFG.uses_gpu else 0
 
 
 def own_data_input(wildcards):

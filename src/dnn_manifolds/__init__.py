@@ -19,9 +19,17 @@ R_M        ``radius``              manifold radius
 D_M        ``dimension``           manifold dimension
 =========  ======================  ============================================
 
-Modules: :mod:`~dnn_manifolds.dataset` (the manifold dataset), :mod:`~dnn_manifolds.importers`
-(own data: MATLAB, NumPy, netCDF), :mod:`~dnn_manifolds.fileio` (atomic writes),
-:mod:`~dnn_manifolds.cli` (the ``dnn-manifolds`` command).
+Packages, in pipeline order (``docs/architecture.md``)
+------------------------------------------------------
+* :mod:`~dnn_manifolds.generation` — stimuli, transforms, networks, manifold shards, demo CNN;
+* :mod:`~dnn_manifolds.data` — the manifold dataset, importers, netCDF I/O, provenance;
+* :mod:`~dnn_manifolds.analysis` — direct capacity, mean-field geometry, theory, controls;
+* :mod:`~dnn_manifolds.report` — tidy tables, figures, contact sheets;
+* :mod:`~dnn_manifolds.workflow` — what the Snakemake workflow needs (configuration, logs);
+* :mod:`~dnn_manifolds.cli` — the ``dnn-manifolds`` command.
+
+The most used functions are also importable from the top level, lazily (no heavy import until
+used): ``from dnn_manifolds import capacity, geometry, load_dataset``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -31,4 +39,28 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+_API = {
+    "capacity": "dnn_manifolds.analysis.capacity",
+    "critical_capacity": "dnn_manifolds.analysis.capacity",
+    "CapacityOptions": "dnn_manifolds.analysis.capacity",
+    "geometry": "dnn_manifolds.analysis.geometry",
+    "manifold_geometry": "dnn_manifolds.analysis.geometry",
+    "GeometryOptions": "dnn_manifolds.analysis.geometry",
+    "gardner_capacity": "dnn_manifolds.analysis.theory",
+    "ball_capacity": "dnn_manifolds.analysis.theory",
+    "load_dataset": "dnn_manifolds.data",
+    "save_dataset": "dnn_manifolds.data",
+    "make_dataset": "dnn_manifolds.data",
+    "session_data": "dnn_manifolds.data",
+    "import_data": "dnn_manifolds.data",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'dnn_manifolds' has no attribute {name!r}")

@@ -1,0 +1,220 @@
+r"""Direct capacity of object manifolds: on an array (:func:`critical_capacity`) and on the
+sessions of a manifold dataset (:func:`capacity`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ...validation import check_int
+from ..sessions import analysis_attrs, check_seed, run_sessions
+from .fit import fit_transition
+from .options import STATUSES, CapacityOptions
+from .problem import check_points, prepare
+from .repetitions import Estimator, Runner, resolve_key
+from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
+from .search import default_jumps, search_critical_n
+
+__all__ = ["capacity", "critical_capacity"]
+
+DESCRIPTION = "direct classification capacity (docs/capacity.md)"
+
+
+def critical_capacity(
+    points: np.ndarray,
+    options: CapacityOptions | Mapping[str, Any] | None = None,
+    *,
+    rng: Any = None,
+    jobs: int = 1,
+    progress: bool | str = False,
+    **option_kwargs: Any,
+) -> CapacityResult:
+    r"""Direct capacity ``α_c = P / N_c`` of manifolds given as an array (``docs/capacity.md``).
+
+    Searches ``n`` as the original (coarse jumps until ``f(n) = 1``, bisection to
+    ``precision``, optional tail probes; :func:`search_critical_n`), estimating each ``f(n)``
+    with :func:`separable_fraction`'s adaptive repetitions. ``N_c`` is the smallest tested
+    ``n`` with ``f(n) ≥ 0.5``; a probit fit of the whole curve gives a smooth ``N_c`` with a
+    confidence interval (:func:`fit_transition`).
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_neurons, n_samples, n_objects)
+        Responses; missing samples are NaN columns (dropped per object). No neuron filter is
+        applied here (:func:`capacity` drops silent neurons); ``n_neurons`` bounds the search.
+    options : CapacityOptions or mapping, optional
+        Analysis options (:class:`CapacityOptions`); keyword options override them.
+    rng : int, SeedSequence, Generator or None
+        Root of the random streams (keyword-only). Repetition ``rep`` at ``n`` uses
+        ``SeedSequence([*key, 0, n, rep])``, so results do not depend on ``jobs``; an int or a
+        SeedSequence gives reproducible results.
+    jobs : int, default 1
+        Worker processes for the repetitions (single-threaded each; the result does not
+        depend on it).
+    progress : bool or str, default False
+        Show a progress bar (a string is its label) over the probed ``n``, with an ETA.
+    **option_kwargs
+        Options by keyword (``projection=…``, ``cutting_plane=True``, …).
+
+    Returns
+    -------
+    CapacityResult
+
+    Notes
+    -----
+    Random points (one sample per object) in general position give ``α_c ≈ 2`` (Cover's
+    theorem with a bias: ``f`` crosses ½ at ``P = 2(n + 1)``); ``D``-dimensional balls of
+    radius ``R`` approach the ball capacity ``α_B(R, D)``, ``2/(D+1)`` for ``R = 1``.
+    """
+    t0 = time.perf_counter()
+    opts = CapacityOptions.from_mapping(options, **option_kwargs)
+    jobs = check_int(jobs, "jobs", minimum=1)
+    pts = check_points(points)
+    return _search(pts, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0)
+
+
+def _search(
+    pts: np.ndarray,
+    key: tuple[int, ...],
+    opts: CapacityOptions,
+    *,
+    jobs: int,
+    progress: bool | str,
+    t0: float,
+) -> CapacityResult:
+    """The N_c search on validated points with stream key ``key``."""
+    n_neurons = pts.shape[0]
+    problem = prepare(pts, key, opts)
+    jumps = opts.jumps or default_jumps(n_neurons)
+    runner = Runner(problem, jobs)
+    estimator = Estimator(problem, runner)
+    results: dict[int, FractionResult] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        desc = progress if isinstance(progress, str) else "capacity"
+        bar = tqdm(desc=desc, unit=" n", leave=False)
+
+    def evaluate(n: int) -> float:
+        res = estimator.estimate(n)
+        results[n] = res
+        if bar is not None:
+            bar.set_postfix(n=n, f=f"{res.fraction:.2f}", reps=res.n_repetitions)
+        return res.fraction
+
+    def advance(done: int, expected: int) -> None:
+        bar.total = expected
+        bar.update(done - bar.n)
+
+    try:
+        n_c, probes = search_critical_n(
+            evaluate,
+            n_neurons,
+            jumps=jumps,
+            precision=opts.precision,
+            tails=opts.tails,
+            progress=advance if bar is not None else None,
+        )
+    finally:
+        runner.close()
+        if bar is not None:
+            bar.close()
+    ns = np.array(sorted(results), dtype=np.int64)
+    order = {n: i + 1 for i, n in enumerate(probes)}
+    rs = [results[n] for n in ns]
+    n_rep = np.array([r.n_repetitions for r in rs], dtype=np.int64)
+    n_sep = np.array([r.n_separable for r in rs], dtype=np.int64)
+    fit = fit_transition(ns, n_sep, n_rep)
+    return CapacityResult(
+        capacity=pts.shape[2] / n_c if math.isfinite(n_c) else math.nan,
+        critical_n_features=n_c,
+        fit=fit,
+        n_objects=pts.shape[2],
+        n_neurons=n_neurons,
+        n_points=int(problem.x.shape[1]),
+        rank=int(problem.rank),
+        n_features=ns,
+        fraction=np.array([r.fraction for r in rs], dtype=np.float64),
+        n_repetitions=n_rep,
+        n_separable=n_sep,
+        n_attempts=np.array([r.n_attempts for r in rs], dtype=np.int64),
+        probe_order=np.array([order[n] for n in ns], dtype=np.int64),
+        status_count=np.array(
+            [[r.status_count[s] for s in STATUSES] for r in rs], dtype=np.int64
+        ).reshape(len(rs), len(STATUSES)),
+        jumps=int(jumps),
+        wall_time=time.perf_counter() - t0,
+        options=opts,
+        repetitions={int(n): results[n] for n in ns},
+    )
+
+
+def capacity(
+    dataset: xr.Dataset,
+    options: CapacityOptions | Mapping[str, Any] | None = None,
+    *,
+    session: int | str | Sequence[int | str] | None = None,
+    seed: int = 0,
+    jobs: int = 1,
+    progress: bool = False,
+    **option_kwargs: Any,
+) -> xr.Dataset:
+    """Direct capacity of the object manifolds of one or more sessions of a manifold dataset.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        A manifold dataset (:mod:`dnn_manifolds.data`): ``tuning`` with dims
+        ``(session, neuron, sample, object)``. Silent neurons are dropped per session,
+        missing samples per object.
+    options : CapacityOptions or mapping, optional
+        Analysis options; keyword options (``**option_kwargs``) override them.
+    session : int, str, sequence of them, or None
+        Session title(s) or index(es). A single session gives an output without a ``session``
+        dim (scalar ``session`` coordinate); a sequence or ``None`` (all sessions) gives a
+        ``session`` dim. Naming a session twice is an error.
+    seed : int
+        Base seed (non-negative). Session ``s`` (its index in the dataset) uses the stream key
+        ``(seed, s)``, so a session's result does not depend on which others are analysed.
+    jobs : int
+        Worker processes for the repetitions (the result does not depend on it).
+    progress : bool
+        Show a progress bar per session.
+
+    Returns
+    -------
+    xarray.Dataset
+        Scalars ``capacity`` (α_c), ``critical_n_features`` (N_c), ``critical_n_features_fit``
+        and ``capacity_fit`` with intervals over dim ``bound``, the curve
+        ``separable_fraction`` with ``n_repetitions``, ``n_separable``, ``n_attempts``,
+        ``probe_order`` over dim ``n_features``, ``status_count`` over (``n_features``,
+        ``status``), ``n_objects``, ``n_neurons``, ``wall_time``; the options, the seed and
+        provenance in attrs (:func:`dnn_manifolds.analysis.sessions.analysis_attrs`).
+    """
+    opts = CapacityOptions.from_mapping(options, **option_kwargs)
+    seed = check_seed(seed)
+    jobs = check_int(jobs, "jobs", minimum=1)
+
+    def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:
+        t0 = time.perf_counter()
+        pts = check_points(values)
+        res = _search(pts, (seed, int(index)), opts, jobs=jobs, progress=title if progress else False, t0=t0)
+        return to_dataset(res)
+
+    out, titles = run_sessions(dataset, session, analyse, fill_value=FILL_VALUES)
+    out.attrs = analysis_attrs(
+        "capacity",
+        description=DESCRIPTION,
+        options=opts,
+        seed=seed,
+        dataset=dataset,
+        sessions=titles,
+        stream_key="SeedSequence([seed, session_index, 0, n, rep])",
+    )
+    return out

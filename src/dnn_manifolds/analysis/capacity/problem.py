@@ -1,0 +1,233 @@
+r"""One capacity problem: the prepared data, and one repetition's features, labels and decision.
+
+:func:`prepare` turns validated points into a :class:`Problem` (controls and z-scoring
+applied, missing samples dropped, samples centred, the Gram basis for Gaussian projections;
+``docs/capacity.md#capacity-gram-basis``). :func:`run_task` decides repetition ``rep`` at ``n``
+from its own random stream ``SeedSequence([*key, 0, n, rep])`` (nested projections:
+``docs/capacity.md#capacity-nested``), optionally by the exact cutting plane over samples
+(``docs/capacity.md#capacity-cutting-plane``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+
+from ...errors import UserError
+from ...validation import ArgumentTypeError
+from ..controls import apply_control, zscore_neurons
+from . import lp as _lp
+from .lp import SeparabilityResult, verify_separator
+from .options import CapacityOptions
+from .separability import decide
+
+__all__ = ["Problem", "check_points", "prepare", "run_task"]
+
+_NESTED_BLOCK = 64
+"""Rows of the nested Gaussian matrix drawn per stream block."""
+
+_FLOAT32_MIN_SIZE = 1_000_000
+"""Basis size (rank × valid samples) from which ``projection_precision="auto"`` projects in
+float32."""
+
+
+def _valid_mask(points: np.ndarray) -> np.ndarray:
+    """(n_samples, n_objects) mask of samples without NaN."""
+    return ~np.isnan(points).any(axis=0)
+
+
+def check_points(points: Any) -> np.ndarray:
+    """Validate ``points`` of shape (n_neurons, n_samples, n_objects); return float64."""
+    arr = np.asarray(points)
+    if arr.dtype.kind not in "biuf":
+        raise ArgumentTypeError(f"points must be a numeric array; got dtype {arr.dtype}")
+    if arr.ndim != 3:
+        raise UserError(
+            "points must be 3-D (n_neurons, n_samples, n_objects); " f"got shape {tuple(arr.shape)}"
+        )
+    arr = arr.astype(np.float64, copy=False)
+    n_neurons, n_samples, n_objects = arr.shape
+    if n_objects < 2:
+        raise UserError(
+            f"points needs at least 2 objects (P >= 2) to form dichotomies; got P = {n_objects}"
+        )
+    if n_neurons < 1 or n_samples < 1:
+        raise UserError(f"points is empty: shape {tuple(arr.shape)}")
+    if np.isinf(arr).any():
+        raise UserError(f"points contains {int(np.isinf(arr).sum())} infinite values")
+    valid = ~np.isnan(arr).any(axis=0)
+    empty = np.flatnonzero(~valid.any(axis=0))
+    if empty.size:
+        raise UserError(
+            f"every object needs at least one sample without NaN; objects {empty.tolist()[:10]} "
+            "have none"
+        )
+    return arr
+
+
+@dataclass
+class Problem:
+    """Everything one repetition needs (inherited by worker processes)."""
+
+    key: tuple[int, ...]
+    x: np.ndarray  # (N, K) centred valid samples, object-major
+    basis: np.ndarray | None  # (rank, K) Gram factor for Gaussian projections
+    basis32: np.ndarray | None  # float32 copy when projections are computed in float32
+    rank: int
+    obj_index: np.ndarray  # (K,)
+    obj_starts: np.ndarray  # (P + 1,)
+    n_objects: int
+    opts: CapacityOptions
+
+
+def prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions) -> Problem:
+    """Drop missing samples, apply control and z-score, build the Gram basis.
+
+    The Gram basis is a pivoted Cholesky factor of the centred samples' Gram matrix (LAPACK
+    ``dpstrf``, default tolerance): directions whose singular value is below about
+    ``sqrt(K ε)`` times the largest are dropped, a perturbation at the float32 level.
+    """
+    if opts.control != "none":
+        ctrl_rng = np.random.default_rng(np.random.SeedSequence(list(key) + [3]))
+        points = apply_control(points, opts.control, rng=ctrl_rng)
+    if opts.zscore:
+        points = zscore_neurons(points)
+    n_neurons, n_samples, n_objects = points.shape
+    valid = _valid_mask(points)
+    counts = valid.sum(axis=0)
+    x = points.transpose(0, 2, 1)[:, valid.T]  # object-major columns (column-major order)
+    x = x - x.mean(axis=1, keepdims=True)  # translation: changes no decision
+    k = x.shape[1]
+    obj_index = np.repeat(np.arange(n_objects), counts)
+    obj_starts = np.concatenate([[0], np.cumsum(counts)])
+    basis = None
+    rank = n_neurons  # rows of the projected basis (see CapacityResult.rank)
+    if opts.projection == "gaussian":
+        if k < n_neurons:
+            gram = x.T @ x
+            c, piv, r, info = sla.lapack.dpstrf(gram, lower=1)
+            if info < 0:
+                raise RuntimeError(f"pivoted Cholesky failed (LAPACK info {info})")
+            lower = np.tril(c)[:, :r]
+            factor = np.empty((k, r))
+            factor[piv - 1] = lower
+            basis = np.ascontiguousarray(factor.T)  # (r, K): x has the Gram matrix basisᵀ basis
+            rank = int(r)
+        else:
+            basis = x
+    basis32 = None
+    precision = opts.projection_precision
+    if basis is not None and (
+        precision == "float32" or (precision == "auto" and basis.size >= _FLOAT32_MIN_SIZE)
+    ):
+        basis32 = basis.astype(np.float32)
+    return Problem(key, x, basis, basis32, rank, obj_index, obj_starts, n_objects, opts)
+
+
+def _project(problem: Problem, rng: np.random.Generator, n_rows: int) -> np.ndarray:
+    """``Z @ basis`` with a fresh standard Gaussian ``Z`` of shape (n_rows, rank)."""
+    if problem.basis32 is not None:
+        z = rng.standard_normal((n_rows, problem.rank), dtype=np.float32)
+        return (z @ problem.basis32).astype(np.float64)
+    return rng.standard_normal((n_rows, problem.rank)) @ problem.basis
+
+
+def _draw_labels(rng: np.random.Generator, n_objects: int, labeling: str) -> np.ndarray:
+    """Random object labels (``sample_random_labels``)."""
+    if labeling == "balanced":
+        y = np.ones(n_objects)
+        y[rng.permutation(n_objects)[: int(math.floor(n_objects / 2 + 0.5))]] = -1.0
+    elif labeling == "iid":
+        y = np.where(rng.random(n_objects) < 0.5, -1.0, 1.0)
+    else:  # sparse
+        y = np.ones(n_objects)
+        y[rng.integers(n_objects)] = -1.0
+    return y
+
+
+def _features(
+    problem: Problem, n: int, rep: int
+) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """Features ``(n', K)`` and object labels of repetition ``rep`` at ``n``, plus its stream."""
+    key = list(problem.key)
+    opts = problem.opts
+    gaussian = opts.projection == "gaussian"
+    if not opts.nested:
+        rng = np.random.default_rng(np.random.SeedSequence(key + [0, n, rep]))
+        y_obj = _draw_labels(rng, problem.n_objects, opts.labels)
+        if gaussian:
+            feats = problem.basis if n >= problem.rank else _project(problem, rng, n)
+        else:
+            feats = problem.x[np.sort(rng.choice(problem.x.shape[0], n, replace=False))]
+        return feats, y_obj, rng
+    # nested: one label vector, one Gaussian matrix / neuron order per repetition
+    lab_rng = np.random.default_rng(np.random.SeedSequence(key + [1, rep, 0]))
+    y_obj = _draw_labels(lab_rng, problem.n_objects, opts.labels)
+    rng = np.random.default_rng(np.random.SeedSequence(key + [2, n, rep]))
+    if gaussian:
+        if n >= problem.rank:
+            return problem.basis, y_obj, rng
+        blocks = []
+        for b in range(math.ceil(n / _NESTED_BLOCK)):
+            g = np.random.default_rng(np.random.SeedSequence(key + [1, rep, b + 1]))
+            blocks.append(_project(problem, g, _NESTED_BLOCK))
+        return np.concatenate(blocks)[:n], y_obj, rng
+    order = lab_rng.permutation(problem.x.shape[0])
+    return problem.x[np.sort(order[:n])], y_obj, rng
+
+
+def _cutting_plane(problem: Problem, feats, y, rng) -> SeparabilityResult:
+    """Exact cutting plane over samples (``docs/capacity.md#capacity-cutting-plane``, with the deviations in the module docstring)."""
+    opts = problem.opts
+    starts = problem.obj_starts
+    active = np.zeros(feats.shape[1], dtype=bool)
+    for p in range(problem.n_objects):
+        m = starts[p + 1] - starts[p]
+        active[starts[p] + rng.choice(m, min(5, m), replace=False)] = True
+    used_fallback = False
+    total_iter = 0
+    while True:
+        res = decide(
+            feats[:, active], y[active], method=opts.method, gamma_tol=opts.gamma_tol
+        )
+        total_iter += res.n_iter
+        used_fallback |= res.status == _lp.FALLBACK
+        if res.separable is not True:  # not separable on a subset ⇒ not separable; or failed
+            break
+        if verify_separator(feats, y, res.w, res.b):
+            break
+        field_ = y * (res.w @ feats + res.b)
+        field_[active] = np.inf
+        added = False
+        per_object = np.add.reduceat(active, starts[:-1])
+        if per_object.max() >= opts.max_samples:
+            res = decide(feats, y, method=opts.method, gamma_tol=opts.gamma_tol)
+            used_fallback |= res.status == _lp.FALLBACK
+            break
+        for p in range(problem.n_objects):
+            seg = field_[starts[p] : starts[p + 1]]
+            j = int(np.argmin(seg))
+            if np.isfinite(seg[j]):
+                active[starts[p] + j] = True
+                added = True
+        if not added:  # cannot happen: some sample is violated and inactive
+            res = decide(feats, y, method=opts.method, gamma_tol=opts.gamma_tol)
+            break
+    if used_fallback and res.status == _lp.CERTIFIED:
+        res = SeparabilityResult(res.separable, _lp.FALLBACK, res.message, res.w, res.b)
+    return res
+
+
+def run_task(problem: Problem, n: int, rep: int) -> tuple[bool | None, str]:
+    """Decide repetition ``rep`` at ``n``; return (separable or None, status)."""
+    feats, y_obj, rng = _features(problem, n, rep)
+    y = y_obj[problem.obj_index]
+    if problem.opts.cutting_plane:
+        res = _cutting_plane(problem, feats, y, rng)
+    else:
+        res = decide(feats, y, method=problem.opts.method, gamma_tol=problem.opts.gamma_tol)
+    return res.separable, res.status

@@ -1,0 +1,242 @@
+r"""Repetitions at one ``n``: the adaptive stopping rule, run serially or over processes.
+
+:class:`Runner` yields repetition outcomes in order, serially or from ``jobs`` single-threaded
+worker processes (forked, the problem inherited), keeping a bounded window in flight; results
+never depend on ``jobs`` because every repetition has its own random stream. :class:`Estimator`
+applies the stopping rule (``docs/capacity.md#capacity-repetitions``) and, with nested
+projections, the monotone shortcut.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ...errors import UserError
+from ...validation import ArgumentTypeError, check_int
+from .options import STATUSES, CapacityOptions
+from .problem import Problem, check_points, prepare, run_task
+from .results import FractionResult
+
+__all__ = ["Estimator", "Runner", "resolve_key", "separable_fraction"]
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(problem: Problem) -> None:
+    from threadpoolctl import threadpool_limits
+
+    _WORKER["problem"] = problem
+    _WORKER["limits"] = threadpool_limits(limits=1)
+
+
+def _worker_task(task: tuple[int, int]) -> tuple[bool | None, str]:
+    return run_task(_WORKER["problem"], *task)
+
+
+class Runner:
+    """Runs repetitions serially or over ``jobs`` single-threaded worker processes."""
+
+    def __init__(self, problem: Problem, jobs: int):
+        self.problem = problem
+        self.jobs = jobs
+        self.pool: ProcessPoolExecutor | None = None
+        if jobs > 1:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self.pool = ProcessPoolExecutor(
+                max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(problem,)
+            )
+
+    def outcomes(
+        self, n: int, known: Callable[[int], bool | None], n_max: int, needed: Callable[[], int]
+    ):
+        """Yield ``(rep, (separable, status))`` for ``rep = 0, 1, …`` in order, lazily.
+
+        ``known(rep)`` gives a decision that needs no solver (the monotone shortcut) or
+        ``None``. With a pool, up to ``max(2·jobs, needed())`` repetitions are in flight ahead
+        of the consumer (``needed()`` = repetitions certainly still required); the consumer
+        stops when it likes, and results never depend on how far ahead the pool ran.
+        """
+        if self.pool is None:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1):
+                for rep in range(n_max):
+                    short = known(rep)
+                    if short is not None:
+                        yield rep, (short, "shortcut")
+                    else:
+                        yield rep, run_task(self.problem, n, rep)
+            return
+        pending: deque = deque()
+        next_rep = 0
+        try:
+            while True:
+                window = max(2 * self.jobs, needed())
+                while next_rep < n_max and len(pending) < window:
+                    short = known(next_rep)
+                    item = (
+                        (short, "shortcut")
+                        if short is not None
+                        else self.pool.submit(_worker_task, (n, next_rep))
+                    )
+                    pending.append((next_rep, item))
+                    next_rep += 1
+                if not pending:
+                    return
+                rep, item = pending.popleft()
+                yield rep, (item if isinstance(item, tuple) else item.result())
+        finally:
+            for _, item in pending:
+                if not isinstance(item, tuple):
+                    item.cancel()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+class Estimator:
+    """Adaptive repetitions at one ``n`` (``docs/capacity.md#capacity-repetitions``), with the nested monotone cache."""
+
+    def __init__(self, problem: Problem, runner: Runner):
+        self.problem = problem
+        self.runner = runner
+        self.opts = problem.opts
+        self.sep_from: dict[int, int] = {}  # rep -> smallest n proven separable
+        self.nonsep_to: dict[int, int] = {}  # rep -> largest n proven not separable
+
+    def _shortcut(self, n: int, rep: int) -> bool | None:
+        if not self.opts.nested:
+            return None
+        if rep in self.sep_from and n >= self.sep_from[rep]:
+            return True
+        if rep in self.nonsep_to and n <= self.nonsep_to[rep]:
+            return False
+        return None
+
+    def estimate(self, n: int) -> FractionResult:
+        opts = self.opts
+        eps = opts.expected_precision
+        lo, hi = opts.repetition_bounds
+        outcomes: list[tuple[bool | None, str]] = []
+        n_decided = n_sep = 0
+
+        def needed() -> int:
+            return max(0, lo - n_decided)
+
+        stream = self.runner.outcomes(n, lambda r: self._shortcut(n, r), hi, needed)
+        try:
+            for _, out in stream:
+                outcomes.append(out)
+                if out[0] is not None:
+                    n_decided += 1
+                    n_sep += bool(out[0])
+                if n_decided >= lo:
+                    p = n_sep / n_decided
+                    if math.sqrt(p * (1 - p) / n_decided) <= eps:
+                        break
+        finally:
+            stream.close()
+        # the monotone cache learns only from kept repetitions (independent of jobs)
+        if opts.nested:
+            for r, (o, _) in enumerate(outcomes):
+                if o is True:
+                    self.sep_from[r] = min(self.sep_from.get(r, n), n)
+                elif o is False:
+                    self.nonsep_to[r] = max(self.nonsep_to.get(r, n), n)
+        vals = np.array([np.nan if o is None else float(o) for o, _ in outcomes])
+        decided_n = int(np.sum(~np.isnan(vals)))
+        n_sep = int(np.nansum(vals))
+        counts = {s: 0 for s in STATUSES}
+        for _, s in outcomes:
+            counts[s] += 1
+        return FractionResult(
+            n_features=int(n),
+            fraction=n_sep / decided_n if decided_n else math.nan,
+            n_repetitions=decided_n,
+            n_separable=n_sep,
+            n_attempts=len(outcomes),
+            outcomes=vals,
+            status_count=counts,
+            statuses=tuple(st for _, st in outcomes),
+        )
+
+
+def resolve_key(rng: Any) -> tuple[int, ...]:
+    """Turn ``rng`` (int, SeedSequence, Generator or None) into an integer stream key."""
+    if isinstance(rng, (bool, np.bool_)):
+        raise ArgumentTypeError("rng must be an int, SeedSequence, Generator or None; got a bool")
+    if isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise UserError(f"rng seed must be non-negative; got {rng}")
+        return (int(rng),)
+    if isinstance(rng, np.random.SeedSequence):
+        ent = rng.entropy
+        ent = list(ent) if isinstance(ent, (list, tuple, np.ndarray)) else [int(ent)]
+        return tuple(int(e) for e in ent) + tuple(int(k) for k in rng.spawn_key)
+    if rng is None or isinstance(rng, np.random.Generator):
+        g = np.random.default_rng(rng)
+        return (int(g.integers(0, 2**63 - 1)),)
+    raise ArgumentTypeError(
+        f"rng must be an int, SeedSequence, Generator or None; got {type(rng).__name__}"
+    )
+
+
+def separable_fraction(
+    points: np.ndarray,
+    n_features: int,
+    options: CapacityOptions | Mapping[str, Any] | None = None,
+    *,
+    rng: Any = None,
+    jobs: int = 1,
+    **option_kwargs: Any,
+) -> FractionResult:
+    """Fraction of random dichotomies that are separable with ``n`` random features.
+
+    Per repetition: a fresh random view of ``n_features`` features (Gaussian projection or
+    neuron subset), random object labels, one exact separability decision over all valid
+    samples. Repetitions continue until at least ``min_repetitions`` are decided and the
+    standard error ``sqrt(p(1−p)/n_rep)`` is at most ``expected_precision``, or
+    ``max_repetitions`` were drawn (``docs/capacity.md#capacity-repetitions``).
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_neurons, n_samples, n_objects)
+        Missing samples are NaN columns.
+    n_features : int
+        ``n``, between 1 and ``n_neurons``.
+    options : CapacityOptions or mapping, optional
+        Analysis options; keyword options (``**option_kwargs``) override them.
+    rng : int, SeedSequence, Generator or None
+        Root of the per-repetition streams.
+    jobs : int, default 1
+        Worker processes (the result does not depend on it).
+
+    Returns
+    -------
+    FractionResult
+    """
+    opts = CapacityOptions.from_mapping(options, **option_kwargs)
+    jobs = check_int(jobs, "jobs", minimum=1)
+    pts = check_points(points)
+    n_neurons = pts.shape[0]
+    n_features = check_int(n_features, "n_features")
+    if not 1 <= n_features <= n_neurons:
+        raise UserError(
+            f"n_features must be between 1 and n_neurons = {n_neurons}; got {n_features}"
+        )
+    problem = prepare(pts, resolve_key(rng), opts)
+    runner = Runner(problem, jobs)
+    try:
+        return Estimator(problem, runner).estimate(n_features)
+    finally:
+        runner.close()

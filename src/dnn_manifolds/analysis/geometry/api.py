@@ -1,0 +1,116 @@
+"""Mean-field-theory geometry of the sessions of a manifold dataset (:func:`geometry`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..sessions import analysis_attrs, check_seed, run_sessions
+from .mft import manifold_geometry
+from .options import HEADLINE, GeometryOptions
+from .results import to_dataset
+
+__all__ = ["geometry"]
+
+DESCRIPTION = "Mean-field-theory geometry of object manifolds (docs/geometry.md)"
+
+
+def geometry(
+    dataset: xr.Dataset,
+    options: GeometryOptions | Mapping[str, Any] | None = None,
+    *,
+    session: int | str | Sequence[int | str] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    **option_kwargs: Any,
+) -> xr.Dataset:
+    """Mean-field-theory geometry of the object manifolds of a manifold dataset.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        A manifold dataset (:mod:`dnn_manifolds.data`): variable ``tuning`` with dims
+        ``(session, neuron, sample, object)``. Silent neurons are dropped per session; missing
+        samples are dropped per object.
+    options : GeometryOptions or mapping, optional
+        Analysis options (``method``, ``n_t``, ``kappa``, ``n_restarts``, ``max_k``,
+        ``stiefel_options``); keyword options (``**option_kwargs``) override them.
+    session : str, int, sequence of those, or None
+        One session (title or index): the output has no ``session`` dim. A sequence, or None
+        for all sessions: the output has a ``session`` dim. Naming a session twice is an error.
+    seed : int, default 0
+        Base seed; session ``s`` (index in the dataset) uses
+        ``numpy.random.SeedSequence([seed, s])``, so a session's result does not depend on which
+        other sessions are analysed.
+    progress : bool
+        Show a progress bar over sessions × objects, with an ETA.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per-object variables over dim ``object`` (``object_capacity``, ``object_dimension`` and
+        :data:`~.results.OBJECT_VARIABLES`), layer aggregates as scalars
+        (:data:`~.results.LAYER_VARIABLES`), ``n_common_directions``, the curves over ``k``,
+        the correlation matrices over ``(object, object2)``, ``solver_count`` over
+        ``solver_status``, seed, wall time; attrs hold the options and provenance. With several
+        sessions every variable gets a leading ``session`` dim (curves over ``k`` are
+        NaN-padded).
+    """
+    opts = GeometryOptions.from_mapping(options, **option_kwargs)
+    seed = check_seed(seed)
+    object_ids = dataset["object"].values
+    labels = (
+        dataset["object_label"].values
+        if "object_label" in dataset.coords
+        else np.array([str(i) for i in object_ids], dtype=object)
+    )
+    n_objects = len(object_ids)
+    bar = None
+    base = [0]
+
+    def on_session(position: int, n_sessions: int, title: str) -> None:
+        nonlocal bar
+        if not progress:
+            return
+        if bar is None:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_sessions * n_objects, unit="object", desc="geometry")
+        bar.set_postfix_str(title)
+        base[0] = position * n_objects
+
+    def advance(done: int, total: int) -> None:
+        if bar is not None:
+            bar.n = base[0] + done
+            bar.refresh()
+
+    def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:
+        entropy = [seed, int(index)]
+        res = manifold_geometry(
+            values, opts, rng=np.random.default_rng(np.random.SeedSequence(entropy)), progress=advance
+        )
+        return to_dataset(res, object_ids, labels, entropy)
+
+    try:
+        out, titles = run_sessions(dataset, session, analyse, on_session=on_session)
+    finally:
+        if bar is not None:
+            bar.close()
+    out.attrs = analysis_attrs(
+        "geometry",
+        description=DESCRIPTION,
+        options=opts,
+        seed=seed,
+        dataset=dataset,
+        sessions=titles,
+        method=opts.method,
+        n_t=opts.draws,
+        kappa=opts.kappa,
+        capacity_headline=HEADLINE[opts.method][0],
+        dimension_headline=HEADLINE[opts.method][1],
+        capacity_aggregate="harmonic mean over objects",
+    )
+    return out

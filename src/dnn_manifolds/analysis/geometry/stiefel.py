@@ -1,0 +1,305 @@
+r"""Minimisation on the Stiefel manifold and the centre-correlation cost (private).
+
+Two pieces used by :func:`dnn_manifolds.analysis.geometry.optimal_centre_rank`:
+
+* :class:`CentreCorrelationCost` — half the sum of squared correlation coefficients between the
+  residual object centres after a rank-``k`` common subspace is projected out, with its
+  closed-form gradient in a form that never builds a ``P × P × n × k`` array (``docs/geometry.md#geometry-centres``, ``square_corrcoeff_full_cost``).
+* :func:`minimize_stiefel` — the curvilinear search of Wen & Yin (2010): Cayley-transform steps
+  that stay on :math:`\{V : V^\top V = I_k\}`, Barzilai–Borwein step sizes and a Zhang–Hager
+  non-monotone line search. Several independent starts are run *in lockstep* (one batch of
+  matrix products per iteration for all starts still running).
+
+Re-implemented from the paper (Z. Wen and W. Yin, "A feasible method for optimization with
+orthogonality constraints", Math. Program. 142, 397–434 (2013); preprint 2010) and the
+description in ``docs/geometry.md#geometry-centres``; no code of the GPL ``FOptM`` package is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+STATUS_CONVERGED = 0
+"""The stopping rule on step size, cost change or gradient norm was met."""
+STATUS_MAX_ITER = 1
+"""The iteration limit was reached first."""
+
+
+class CentreCorrelationCost:
+    r"""Squared correlation coefficients of residual centres, as a function of the subspace V.
+
+    Parameters
+    ----------
+    centres : ndarray of shape (n_objects, n_dims)
+        Row μ is the (reduced) centre :math:`x_\mu`.
+
+    Notes
+    -----
+    With :math:`c = XV` (shape ``(P, k)``), residual squared norms
+    :math:`c^0_\mu = \|x_\mu\|^2 - \|c_\mu\|^2`, weights :math:`w = 1/c^0` and residual Gram
+    :math:`A = XX^\top - cc^\top`,
+
+    .. math::
+
+        F(V) = \tfrac12 \sum_{\mu\nu} \frac{A_{\mu\nu}^2}{c^0_\mu c^0_\nu}
+             = \tfrac12\Big(P + \sum_{\mu\ne\nu}\rho_{\mu\nu}^2\Big).
+
+    Expanding the square, :math:`2F = w^\top (C\circ C) w - 2\|X^\top W c\|_F^2 +
+    \|c^\top W c\|_F^2` with :math:`C = XX^\top` and :math:`W = \mathrm{diag}(w)`; only
+    :math:`w^\top (C\circ C) w` touches a ``P × P`` matrix, and that matrix is formed once.
+    The gradient is :math:`\nabla_V F = X^\top g` with
+
+    .. math::
+
+        g = -2W(XZ - cG) + 2\,\mathrm{diag}(w^2 \circ h)\,c,\quad Z = X^\top W c,\;
+        G = c^\top W c,\; h = (C\circ C)w - 2\,\mathrm{rowsum}(c\circ XZ)
+        + \mathrm{rowsum}(cG\circ c),
+
+    which equals the matrix form ``−2Xᵀ(A⊘B)c + 2Xᵀdiag((A²⊘B²)c⁰)c`` of ``docs/geometry.md#geometry-centres``.
+    All operations are batched over a leading "start" axis of ``V``.
+    """
+
+    def __init__(self, centres: np.ndarray):
+        self.X = np.ascontiguousarray(centres, dtype=np.float64)
+        self.XT = np.ascontiguousarray(self.X.T)
+        C = self.X @ self.X.T
+        self.diag = np.diag(C).copy()
+        self.C2 = C * C
+
+    def residual_sq_norms(self, V: np.ndarray) -> np.ndarray:
+        """Squared residual centre norms, shape ``(..., n_objects)``."""
+        c = self.X @ V
+        return self.diag - np.einsum("...pk,...pk->...p", c, c)
+
+    def value(self, V: np.ndarray) -> np.ndarray:
+        """Cost F for each start; ``V`` has shape (n_starts, n_dims, k)."""
+        return self.value_and_grad(V, grad=False)[0]
+
+    def value_and_grad(self, V: np.ndarray, grad: bool = True):
+        X, XT = self.X, self.XT
+        c = X @ V  # (r, P, k)
+        c0 = self.diag - (c * c).sum(axis=2)
+        # guard against a vanishing residual (the cost is infinite there)
+        w = 1.0 / np.maximum(c0, 1e-300)
+        Wc = w[..., None] * c
+        Z = XT @ Wc  # (r, n, k)
+        G = np.swapaxes(c, 1, 2) @ Wc  # (r, k, k)
+        C2w = w @ self.C2  # (r, P)
+        F = 0.5 * (
+            (w * C2w).sum(axis=1) - 2.0 * (Z * Z).sum(axis=(1, 2)) + (G * G).sum(axis=(1, 2))
+        )
+        if not grad:
+            return F, None
+        XZ = X @ Z  # (r, P, k)
+        D = XZ - c @ G  # W⁻¹·(direct part)/(−2) = XZ − cG
+        h = C2w - ((XZ + D) * c).sum(axis=2)  # C2w − 2 c·XZ + c·cG
+        g = (2.0 * w * w * h)[..., None] * c - 2.0 * w[..., None] * D
+        return F, XT @ g
+
+    def naive_value(self, V: np.ndarray) -> float:
+        """Reference value ½ Σ_{μν} A²/(c⁰c⁰) from the P × P residual Gram (for tests)."""
+        R = self.X - self.X @ V @ V.T
+        A = R @ R.T
+        c0 = np.diag(A)
+        return 0.5 * float(np.sum(A * A / np.outer(c0, c0)))
+
+
+@dataclass(frozen=True)
+class StiefelResult:
+    """Result of :func:`minimize_stiefel` for a batch of starts.
+
+    Attributes
+    ----------
+    x : ndarray of shape (n_starts, n, k)
+        Orthonormal minimisers (``xᵀx = I_k``).
+    fun : ndarray of shape (n_starts,)
+        Cost at ``x``.
+    grad_norm : ndarray of shape (n_starts,)
+        Frobenius norm of the projected gradient ``G − x Gᵀ x`` at the last iterate.
+    n_iter : ndarray of int, shape (n_starts,)
+        Iterations used.
+    status : ndarray of int, shape (n_starts,)
+        :data:`STATUS_CONVERGED` (0) or :data:`STATUS_MAX_ITER` (1).
+    """
+
+    x: np.ndarray
+    fun: np.ndarray
+    grad_norm: np.ndarray
+    n_iter: np.ndarray
+    status: np.ndarray
+
+
+def _cayley_step(X, G, tau, low_rank):
+    """X(τ) = (I + τ/2 W)⁻¹ (I − τ/2 W) X with W = G Xᵀ − X Gᵀ, batched over starts."""
+    r, n, k = X.shape
+    t = tau[:, None, None]
+    if low_rank:
+        U = np.concatenate([G, X], axis=2)  # (r, n, 2k)
+        Vv = np.concatenate([X, -G], axis=2)
+        VU = np.swapaxes(Vv, 1, 2) @ U  # (r, 2k, 2k)
+        VX = np.swapaxes(Vv, 1, 2) @ X  # (r, 2k, k)
+        lhs = np.eye(2 * k) + 0.5 * t * VU
+        return X - t * (U @ np.linalg.solve(lhs, VX))
+    W = G @ np.swapaxes(X, 1, 2) - X @ np.swapaxes(G, 1, 2)
+    eye = np.eye(n)
+    return np.linalg.solve(eye + 0.5 * t * W, (eye - 0.5 * t * W) @ X)
+
+
+def _orthonormalise(X):
+    Q, R = np.linalg.qr(X)
+    sign = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
+    sign[sign == 0] = 1.0
+    return Q * sign[:, None, :]
+
+
+def minimize_stiefel(
+    fun: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    X0: np.ndarray,
+    *,
+    xtol: float = 1e-6,
+    gtol: float = 1e-6,
+    ftol: float = 1e-12,
+    max_iter: int = 1000,
+    rho: float = 1e-4,
+    eta: float = 0.2,
+    gamma: float = 0.85,
+    tau0: float = 1e-3,
+    nt: int = 5,
+) -> StiefelResult:
+    r"""Minimise F(X) subject to XᵀX = I by the Wen–Yin curvilinear BB method, batched.
+
+    .. math:: \min_{X \in \mathbb{R}^{n\times k}} F(X) \quad\text{s.t.}\quad X^\top X = I_k
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(X)`` with ``X`` of shape (n_starts, n, k) returns ``(F, G)``: costs of shape
+        (n_starts,) and Euclidean gradients of shape (n_starts, n, k).
+    X0 : ndarray of shape (n_starts, n, k)
+        Orthonormal starting points.
+    xtol, gtol, ftol : float
+        Stop when (relative step < xtol and relative cost change < ftol), or projected-gradient
+        norm < gtol, or the means of the last ``nt`` steps and cost changes are below 10·xtol
+        and 10·ftol. At iterations 1–2 a met criterion instead tightens all three by 10×.
+    max_iter : int
+        Iteration limit per start.
+    rho, eta, gamma, tau0 : float
+        Armijo parameter, backtracking factor, non-monotone averaging weight, first step.
+
+    Returns
+    -------
+    StiefelResult
+
+    Notes
+    -----
+    Each iteration: Cayley step :math:`X(\tau) = (I+\frac\tau2 W)^{-1}(I-\frac\tau2 W)X`,
+    :math:`W = GX^\top - XG^\top` (low-rank form with ``[G, X]`` when ``k < n/2``); accept when
+    :math:`F(X(\tau)) \le C - \tau\rho\|\nabla F\|^2` or after 5 tries, else
+    :math:`\tau \leftarrow \eta\tau`; then alternate the two Barzilai–Borwein step sizes and
+    update the Zhang–Hager reference value :math:`C`. All starts advance together; a start that
+    has stopped is left out of the products.
+
+    References
+    ----------
+    Z. Wen, W. Yin, Math. Program. 142, 397–434 (2013), Algorithm 2 (curvilinear search with
+    BB steps); ``docs/geometry.md#geometry-centres``.
+    """
+    X0 = np.array(X0, dtype=np.float64, copy=True)
+    r, n, k = X0.shape
+    low_rank = k < n / 2
+    # final values per start (written when a start stops, or at the end)
+    X_out = X0.copy()
+    F_out = np.empty(r)
+    nrm_out = np.empty(r)
+    n_iter = np.zeros(r, dtype=int)
+    status = np.full(r, STATUS_MAX_ITER, dtype=int)
+    # state of the starts still running ("active"), kept compact
+    idx = np.arange(r)
+    X = X0
+    F, G = fun(X)
+    dtX = G - X @ (np.swapaxes(G, 1, 2) @ X)
+    nrmG = np.sqrt(np.einsum("rnk,rnk->r", dtX, dtX))
+    Q = np.ones(r)
+    Cval = F.copy()
+    tau = np.full(r, float(tau0))
+    xt = np.full(r, float(xtol))
+    gt = np.full(r, float(gtol))
+    ft = np.full(r, float(ftol))
+    hist = np.zeros((r, nt, 2))
+    sqrt_n = np.sqrt(n)
+    itr = 0
+    for itr in range(1, max_iter + 1):
+        deriv = rho * nrmG**2
+        Xn = _cayley_step(X, G, tau, low_rank)
+        Fn, Gn = fun(Xn)
+        ok = Fn <= Cval - tau * deriv
+        if not ok.all():
+            pending = np.flatnonzero(~ok)
+            for nls in range(2, 6):
+                tau[pending] *= eta
+                Xt = _cayley_step(X[pending], G[pending], tau[pending], low_rank)
+                Ft, Gt = fun(Xt)
+                acc = (Ft <= Cval[pending] - tau[pending] * deriv[pending]) | (nls >= 5)
+                done = pending[acc]
+                Xn[done], Fn[done], Gn[done] = Xt[acc], Ft[acc], Gt[acc]
+                pending = pending[~acc]
+                if pending.size == 0:
+                    break
+        dtn = Gn - Xn @ (np.swapaxes(Gn, 1, 2) @ Xn)
+        nrmG = np.sqrt(np.einsum("rnk,rnk->r", dtn, dtn))
+        S = Xn - X
+        XDiff = np.sqrt(np.einsum("rnk,rnk->r", S, S)) / sqrt_n
+        FDiff = np.abs(F - Fn) / (np.abs(F) + 1.0)
+        Y = dtn - dtX
+        SY = np.abs(np.einsum("rnk,rnk->r", S, Y))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if itr % 2 == 0:
+                tau = np.einsum("rnk,rnk->r", S, S) / SY
+            else:
+                tau = SY / np.einsum("rnk,rnk->r", Y, Y)
+        tau = np.clip(np.where(np.isfinite(tau), tau, tau0), 1e-20, 1e20)
+        X, F, G, dtX = Xn, Fn, Gn, dtn
+        hist[:, (itr - 1) % nt, 0] = XDiff
+        hist[:, (itr - 1) % nt, 1] = FDiff
+        mean_hist = hist[:, : min(nt, itr)].mean(axis=1)  # the last nt iterations
+        stop = (
+            ((XDiff < xt) & (FDiff < ft))
+            | (nrmG < gt)
+            | ((mean_hist[:, 0] < 10 * xt) & (mean_hist[:, 1] < 10 * ft))
+        )
+        Qn = gamma * Q + 1.0
+        Cval = (gamma * Q * Cval + F) / Qn
+        Q = Qn
+        if itr <= 2:
+            xt = np.where(stop, 0.1 * xt, xt)
+            ft = np.where(stop, 0.1 * ft, ft)
+            gt = np.where(stop, 0.1 * gt, gt)
+            continue
+        if stop.any():
+            fin = idx[stop]
+            X_out[fin], F_out[fin], nrm_out[fin] = X[stop], F[stop], nrmG[stop]
+            n_iter[fin] = itr
+            status[fin] = STATUS_CONVERGED
+            keep = ~stop
+            if not keep.any():
+                idx = idx[keep]
+                break
+            idx = idx[keep]
+            X, F, G, dtX, nrmG = X[keep], F[keep], G[keep], dtX[keep], nrmG[keep]
+            Q, Cval, tau = Q[keep], Cval[keep], tau[keep]
+            xt, gt, ft, hist = xt[keep], gt[keep], ft[keep], hist[keep]
+    if idx.size:
+        X_out[idx], F_out[idx], nrm_out[idx] = X, F, nrmG
+        n_iter[idx] = itr
+    X, F, nrmG = X_out, F_out, nrm_out
+
+    # final feasibility check (the Cayley steps preserve orthonormality up to rounding)
+    err = np.linalg.norm(np.swapaxes(X, 1, 2) @ X - np.eye(k), axis=(1, 2))
+    fix = err > 1e-13
+    if fix.any():
+        X[fix] = _orthonormalise(X[fix])
+        F[fix] = fun(X[fix])[0]
+    return StiefelResult(x=X, fun=F, grad_norm=nrmG, n_iter=n_iter, status=status)

@@ -1,0 +1,7 @@
+"""``python -m dnn_manifolds.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""Stage 3 of the pipeline, and the common ground of all others: the manifold dataset.
+
+* :mod:`.dataset` — the data model (``tuning`` over ``session × neuron × sample × object``),
+  validation, session access with silent neurons dropped, netCDF load/save.
+* :mod:`.importers` — a user's own files (MATLAB v5/v7.3, ``.npy``, ``.npz``, netCDF).
+* :mod:`.files` — atomic writes and the netCDF writer every output goes through.
+* :mod:`.provenance` — version, seed and configuration attributes of every output.
+
+See ``docs/data-model.md``.
+"""
+
+from .dataset import (
+    DIMS,
+    SESSION_COORDS,
+    TUNING,
+    ManifoldDataError,
+    load_dataset,
+    make_dataset,
+    resolve_session,
+    save_dataset,
+    session_data,
+    silent_neuron_mask,
+    summarize,
+    validate_dataset,
+)
+from .files import atomic_path, write_netcdf, write_text
+from .importers import import_data
+from .provenance import config_digest, provenance_attrs
+
+__all__ = [
+    "DIMS",
+    "SESSION_COORDS",
+    "TUNING",
+    "ManifoldDataError",
+    "atomic_path",
+    "config_digest",
+    "import_data",
+    "load_dataset",
+    "make_dataset",
+    "provenance_attrs",
+    "resolve_session",
+    "save_dataset",
+    "session_data",
+    "silent_neuron_mask",
+    "summarize",
+    "validate_dataset",
+    "write_netcdf",
+    "write_text",
+]

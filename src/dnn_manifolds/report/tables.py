@@ -1,0 +1,230 @@
+"""Tidy tables of analysis results: one row per network × manifold kind × layer × transform × measure.
+
+Every per-session analysis output (a capacity or geometry netCDF file) holds scalar result
+variables (α_c, N_c, α_M, R_M, D_M, …) and solver status counts. :func:`tidy_records` turns
+one such file into rows; :func:`build_table` stacks the rows of a whole run into a
+:class:`pandas.DataFrame` with the columns of :data:`COLUMNS`, and :func:`write_table` writes it
+as CSV and netCDF, atomically.
+
+Solver failures are never averaged away silently: each row carries ``solver_failures`` and
+``solver_total`` (the numbers of failed and attempted solves in the job that produced it) and
+``flagged`` is true when more than :data:`FLAG_FAILURE_FRACTION` of that job's solves failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..data.files import NETCDF_ENGINE, atomic_path, write_netcdf
+
+COLUMNS = (
+    "network",
+    "kind",
+    "layer",
+    "layer_index",
+    "transform",
+    "analysis",
+    "measure",
+    "value",
+    "long_name",
+    "solver_failures",
+    "solver_total",
+    "flagged",
+    "seed",
+    "dnn_manifolds_version",
+    "config_digest",
+)
+"""Columns of the tidy table, in order."""
+
+FLAG_FAILURE_FRACTION = 0.5
+"""A job whose solver failure fraction exceeds this is flagged (its values are not trusted)."""
+
+FAILED_STATUS = "failed"
+"""Status label that counts as a solver failure in the outputs' status-count variables."""
+
+
+def solver_counts(ds: xr.Dataset) -> tuple[int, int]:
+    """(failed, total) solves recorded in an analysis output.
+
+    Every variable with a dimension whose coordinate lists statuses (a ``"failed"`` entry among
+    them) is a status-count table: the capacity's ``status_count`` (n_features × status) and
+    the geometry's ``solver_count`` (solver_status). Failures are its ``"failed"`` entries;
+    the total is the sum over all statuses.
+    """
+    failed = total = 0
+    for var in ds.data_vars.values():
+        for dim in var.dims:
+            if dim in ds.coords and ds[dim].dtype.kind in "OUS":
+                labels = [str(v) for v in ds[dim].values]
+                if FAILED_STATUS in labels:
+                    values = np.asarray(var.values, dtype=float)
+                    failed += int(np.nansum(var.sel({dim: FAILED_STATUS}).values))
+                    total += int(np.nansum(values))
+                    break
+    return failed, total
+
+
+def _scalar(value: Any) -> Any:
+    arr = np.asarray(value)
+    return arr.item() if arr.ndim == 0 else value
+
+
+def _seed(ds: xr.Dataset) -> Any:
+    if "seed" in ds.attrs:
+        return _scalar(ds.attrs["seed"])
+    if "seed" in ds.variables:
+        return _scalar(ds["seed"].values)
+    return ""
+
+
+def tidy_records(
+    ds: xr.Dataset,
+    *,
+    network: str,
+    kind: str,
+    layer: str,
+    layer_index: int,
+    transform: str,
+    analysis: str,
+) -> list[dict[str, Any]]:
+    """Rows of the tidy table for one analysis output.
+
+    Every numeric 0-d data variable of ``ds`` is a measure (named as in the output; the
+    ``analysis`` column tells the capacity's ``capacity`` (α_c) from the geometry's
+    ``capacity`` (α_M)); the seed and the solver counts (:func:`solver_counts`) become columns.
+    Variables with a ``session`` dim of length 1 are squeezed.
+    """
+    ds = ds.squeeze(drop=False) if "session" in ds.dims and ds.sizes["session"] == 1 else ds
+    failures, total = solver_counts(ds)
+    flagged = bool(total and failures / total > FLAG_FAILURE_FRACTION)
+    skip = {"seed"}
+    rows = []
+    for name, var in ds.data_vars.items():
+        if name in skip or var.ndim != 0 or var.dtype.kind not in "biuf":
+            continue
+        rows.append(
+            {
+                "network": network,
+                "kind": kind,
+                "layer": layer,
+                "layer_index": int(layer_index),
+                "transform": transform,
+                "analysis": analysis,
+                "measure": str(name),
+                "value": float(var.values),
+                "long_name": str(var.attrs.get("long_name", name)),
+                "solver_failures": failures,
+                "solver_total": total,
+                "flagged": flagged,
+                "seed": str(_seed(ds)),
+                "dnn_manifolds_version": str(ds.attrs.get("dnn_manifolds_version", "")),
+                "config_digest": str(ds.attrs.get("config_digest", "")),
+            }
+        )
+    return rows
+
+
+def build_table(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Stack the rows of many analysis outputs.
+
+    Parameters
+    ----------
+    entries : iterable of mapping
+        Each with ``path`` (an analysis netCDF file) and the keyword arguments of
+        :func:`tidy_records` (``network``, ``kind``, ``layer``, ``layer_index``,
+        ``transform``, ``analysis``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If a listed file is missing (the table never silently shrinks to what exists).
+    """
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        entry = dict(entry)
+        path = Path(entry.pop("path"))
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: analysis result missing; the table would be incomplete")
+        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+            rows.extend(tidy_records(ds.load(), **entry))
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return table.sort_values(
+        ["network", "kind", "analysis", "transform", "layer_index", "measure"], kind="stable"
+    ).reset_index(drop=True)
+
+
+def write_table(table: pd.DataFrame, csv_path: str | os.PathLike, nc_path: str | os.PathLike | None = None, *, attrs: Mapping[str, Any] | None = None) -> None:
+    """Write the tidy table as CSV (and netCDF with a ``row`` dim), atomically."""
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.10g")
+    if nc_path is not None:
+        ds = xr.Dataset.from_dataframe(table.reset_index(drop=True).rename_axis("row"))
+        for name in ds.data_vars:
+            if ds[name].dtype == object:
+                ds[name] = ds[name].astype(str)
+        ds.attrs.update(dict(attrs or {}))
+        write_netcdf(ds, nc_path)
+
+
+def read_table(csv_path: str | os.PathLike) -> pd.DataFrame:
+    """Read a tidy table written by :func:`write_table`."""
+    return pd.read_csv(csv_path, keep_default_na=False, na_values=["nan", "NaN", ""], dtype={"seed": str, "config_digest": str})
+
+
+def wide(table: pd.DataFrame, measures: Sequence[str]) -> pd.DataFrame:
+    """Pivot selected measures to columns, one row per network × kind × layer × transform."""
+    keys = ["network", "kind", "layer", "layer_index", "transform"]
+    sub = table[table["measure"].isin(list(measures))]
+    return sub.pivot_table(index=keys, columns="measure", values="value", aggfunc="first").reset_index()
+
+
+def to_json_summary(table: pd.DataFrame) -> str:
+    """A short JSON summary (counts and flagged jobs) for logs and the report."""
+    flagged = table[table["flagged"].astype(bool)][["network", "kind", "layer", "transform", "analysis"]].drop_duplicates()
+    return json.dumps(
+        {
+            "rows": int(len(table)),
+            "networks": sorted(table["network"].unique().tolist()),
+            "flagged_jobs": flagged.to_dict(orient="records"),
+        },
+        indent=2,
+    )
+
+
+def own_data_table(paths: Sequence[str | os.PathLike], *, name: str) -> pd.DataFrame:
+    """Tidy table of a user's data set: capacity/geometry results over all its sessions.
+
+    The ``network`` column holds the data set's name, ``layer`` the session title,
+    ``layer_index`` the session's position, ``kind`` "own" and ``transform`` "".
+    """
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: analysis result missing; the table would be incomplete")
+        analysis = path.stem
+        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+            ds = ds.load()
+        if "session" not in ds.dims:
+            ds = ds.expand_dims("session")
+        for i, title in enumerate(ds["session"].values):
+            rows.extend(
+                tidy_records(
+                    ds.isel(session=i),
+                    network=name,
+                    kind="own",
+                    layer=str(title),
+                    layer_index=i,
+                    transform="",
+                    analysis=analysis,
+                )
+            )
+    return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -1,0 +1,282 @@
+"""Every configuration key of the workflow — type, default, description — in one place.
+
+:data:`KEYS` lists the keys as dotted paths (``<name>`` stands for an entry of a mapping chosen
+by the user, e.g. a network's short name). From it come
+
+* the JSON schema the workflow validates its configuration with
+  (``workflow/schemas/config.schema.yaml``, written by :func:`write_generated`);
+* the defaults :func:`apply_defaults` fills in (the workflow reads no other defaults);
+* the key table of ``config/README.md`` (:func:`key_table`, between the ``keys`` markers).
+
+The analyses' options (``capacity.options``, ``geometry.*``) come from their option classes
+(:class:`~dnn_manifolds.analysis.capacity.CapacityOptions`,
+:class:`~dnn_manifolds.analysis.geometry.GeometryOptions`), so a default is never repeated. A
+test checks that the committed schema and table are what this module generates.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..analysis.capacity.options import CapacityOptions
+from ..analysis.geometry.options import GeometryOptions
+from ..analysis.options import Options
+
+__all__ = ["KEYS", "Key", "apply_defaults", "build_schema", "key_table", "write_generated"]
+
+SCHEMA_PATH = "workflow/schemas/config.schema.yaml"
+README_PATH = "config/README.md"
+TABLE_BEGIN = "<!-- keys: begin (generated from dnn_manifolds.workflow.schema; make schema) -->"
+TABLE_END = "<!-- keys: end -->"
+
+_REQUIRED = object()
+_NO_DEFAULT = object()
+SLUG = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}
+NAME_PATTERN = "^[A-Za-z0-9_]+$"
+POSITIVE_INT = {"type": "integer", "minimum": 1}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key."""
+
+    path: str
+    schema: dict[str, Any]
+    description: str
+    default: Any = _NO_DEFAULT
+    shown_default: str | None = None  # how the default reads in the key table, if not literal
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+def _option_key(path: str, options: type[Options], name: str, **overrides: Any) -> Key:
+    """A key whose type, default and description are those of an analysis option."""
+    f = next(f for f in fields(options) if f.name == name)  # type: ignore[arg-type]
+    spec = f.metadata["option"]
+    schema = spec.json_schema(f.default)
+    description = schema.pop("description")
+    schema.pop("default", None)
+    default = overrides.pop("default", f.default)
+    shown = overrides.pop("shown_default", None)
+    if shown is None and default is None and spec.none_means:
+        shown = f"null: {spec.none_means}"
+    schema.update(overrides.pop("schema", {}))
+    return Key(path, schema, overrides.pop("description", description), default, shown)
+
+
+def _options_block(path: str, options: type[Options], exclude: tuple[str, ...] = ()) -> Key:
+    schema = options.json_schema()
+    for name in exclude:
+        schema["properties"].pop(name)
+    names = ", ".join(f"`{n}`" for n in schema["properties"])
+    return Key(
+        path,
+        schema,
+        f"options of the {options.ANALYSIS} ({names}; docs/{options.ANALYSIS}.md), validated before any job",
+        {},
+        "`{}`",
+    )
+
+
+KEYS: tuple[Key, ...] = (
+    Key("seed", {"type": "integer", "minimum": 0}, "base seed; every random draw of every job derives from it (recorded in every output)", _REQUIRED),
+    Key("device", {"enum": ["auto", "cpu", "cuda"]}, "where networks run (generation, training); auto: a GPU when the job sees one (resolved inside the job)", "auto"),
+    Key("batch_size", POSITIVE_INT, "images per forward pass", 64),
+    # ------------------------------------------------------------------ stimuli
+    Key("stimuli.source", {"enum": ["embedded", "thumbnails"]}, "the embedded offline stimulus set, or the ImageNet 64px thumbnails file", "embedded"),
+    Key("stimuli.n_categories", {"type": "integer", "minimum": 2}, "categories of the embedded set", 64),
+    Key("stimuli.n_exemplars", POSITIVE_INT, "images per category of the embedded set", 20),
+    Key("stimuli.thumbnails_path", {"type": "string"}, "local path of the thumbnails file (downloaded there if missing and download is true)", "resources/imagenet_all_thumbnails_64px.mat"),
+    Key("stimuli.download", {"type": "boolean"}, "download the thumbnails (figshare, resumable, checksum-verified) if missing", True),
+    # ------------------------------------------------------------------ networks
+    Key("networks.<name>.architecture", {"type": "string"}, "alexnet, vgg16, resnet50, democnn, or any torchvision classification model name", _REQUIRED),
+    Key("networks.<name>.weights", {"type": "string"}, "untrained (seeded random init), imagenet (torchvision weights), demo (the CNN trained by the workflow; democnn only), or a path to a weights/checkpoint file", "untrained"),
+    Key("networks.<name>.weights_path", {"type": "string"}, "offline copy of the torchvision ImageNet weights file (with weights: imagenet)"),
+    Key("networks.<name>.layers", {"oneOf": [{"enum": ["all"]}, {"type": "array", "minItems": 1, "items": SLUG}]}, "all, or a list of layer slugs (dnn-manifolds layers NETWORK lists them)", "all"),
+    # ------------------------------------------------------------------ manifolds
+    Key("manifolds.<name>.kind", {"enum": ["1d", "2d", "point-cloud"]}, "1d: smooth 1-d affine changes; 2d: random 2-d affine changes; point-cloud: many images of a category", _REQUIRED),
+    Key("manifolds.<name>.transforms", {"type": "array", "minItems": 1, "items": SLUG}, "1d: x-translation y-translation x-scale y-scale x-shear y-shear rotation; 2d: translation shear; point-cloud variants: full top shuffled", shown_default="1d, 2d: all of the kind; point-cloud: [full]"),
+    Key("manifolds.<name>.range_factor", {"type": "number", "exclusiveMinimum": 0}, "size of the change in pixels of corner displacement (the paper's range factor); required for 1d and 2d"),
+    Key("manifolds.<name>.n_objects", {"type": "integer", "minimum": 2}, "P, the number of objects (at most the categories of the stimuli)", _REQUIRED),
+    Key("manifolds.<name>.n_samples", POSITIVE_INT, "M, samples per object (odd for 1-d manifolds: the identity is the centre sample)", _REQUIRED),
+    Key("manifolds.<name>.objects_per_shard", POSITIVE_INT, "objects per generation job", 8),
+    Key("manifolds.<name>.objects_seed", {"type": "integer", "minimum": 0, "maximum": 1000}, "template-choice seed as in the original (a seed above the base seed draws an image-disjoint control set)", shown_default="the original's default for P"),
+    # ------------------------------------------------------------------ training
+    Key("demo_training.epochs", POSITIVE_INT, "training epochs of the demo CNN", 6),
+    # ------------------------------------------------------------------ analyses
+    Key("capacity.enabled", {"type": "boolean"}, "run the direct capacity", True),
+    _options_block("capacity.options", CapacityOptions),
+    Key("geometry.enabled", {"type": "boolean"}, "run the mean-field-theory geometry", True),
+    _option_key(
+        "geometry.method",
+        GeometryOptions,
+        "method",
+        default="auto",
+        schema={"enum": ["auto", "smooth", "point_cloud"]},
+        description="analysis method; auto: point_cloud for point clouds, smooth for 1d/2d manifolds and own data",
+    ),
+    _option_key("geometry.n_t", GeometryOptions, "n_t"),
+    _option_key("geometry.kappa", GeometryOptions, "kappa"),
+    _options_block("geometry.options", GeometryOptions, exclude=("method", "n_t", "kappa")),
+    # ------------------------------------------------------------------ partial runs, own data
+    Key("only.networks", {"type": "array", "items": SLUG}, "partial runs: only these networks (tables, plots and report are then not targeted)"),
+    Key("only.manifolds", {"type": "array", "items": SLUG}, "partial runs: only these manifold sets"),
+    Key("only.layers", {"type": "array", "items": SLUG}, "partial runs: only these layers"),
+    Key("only.transforms", {"type": "array", "items": SLUG}, "partial runs: only these transforms"),
+    Key("own_data.inputs.<name>", {"type": "string"}, "your own data sets: a short name and a file (.mat, .npy, .npz, .nc)"),
+    Key("own_data.variable", {"type": "string"}, "name of the data variable in those files", "tuning_function"),
+)
+"""Every configuration key."""
+
+
+# ----------------------------------------------------------------------------- the schema
+
+
+@dataclass
+class _Node:
+    key: Key | None = None
+    children: dict[str, _Node] = field(default_factory=dict)
+
+
+def _tree() -> _Node:
+    root = _Node()
+    for key in KEYS:
+        node = root
+        for part in key.path.split("."):
+            node = node.children.setdefault(part, _Node())
+        node.key = key
+    return root
+
+
+def _node_schema(node: _Node, path: str) -> dict[str, Any]:
+    if node.key is not None:
+        out = copy.deepcopy(node.key.schema)
+        out["description"] = node.key.description
+        if not node.key.required and node.key.default is not _NO_DEFAULT:
+            out["default"] = copy.deepcopy(node.key.default)
+        return out
+    if list(node.children) == ["<name>"]:  # a mapping of user-chosen names
+        child = node.children["<name>"]
+        return {
+            "type": "object",
+            "default": {},
+            "propertyNames": {"pattern": NAME_PATTERN if path != "own_data.inputs" else SLUG["pattern"]},
+            "additionalProperties": _node_schema(child, path + ".<name>"),
+        }
+    props = {name: _node_schema(child, f"{path}.{name}" if path else name) for name, child in node.children.items()}
+    required = [n for n, c in node.children.items() if c.key is not None and c.key.required]
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
+    if required:
+        out["required"] = required
+    if path:
+        out["default"] = {}
+    return out
+
+
+def build_schema() -> dict[str, Any]:
+    """The JSON schema (draft 2020-12) of a workflow configuration."""
+    schema = _node_schema(_tree(), "")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "description": (
+            "Configuration of the dnn-manifolds workflow, generated from "
+            "dnn_manifolds.workflow.schema (do not edit; run `make schema`). Unknown keys are "
+            "rejected; checks that need the package run right after, before any job."
+        ),
+        **schema,
+    }
+
+
+# ----------------------------------------------------------------------------- defaults
+
+
+def apply_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``config`` with every missing key that has a default filled in."""
+    out = copy.deepcopy(dict(config))
+
+    def fill(node: _Node, target: dict[str, Any]) -> None:
+        for name, child in node.children.items():
+            if name == "<name>":
+                for entry in target.values():
+                    if isinstance(entry, dict):
+                        fill(child, entry)
+                continue
+            if child.key is not None:
+                if name not in target and child.key.default not in (_NO_DEFAULT, _REQUIRED):
+                    target[name] = copy.deepcopy(child.key.default)
+                continue
+            sub = target.setdefault(name, {})
+            if isinstance(sub, dict):
+                fill(child, sub)
+
+    fill(_tree(), out)
+    return out
+
+
+# ----------------------------------------------------------------------------- docs
+
+
+def _shown(key: Key) -> str:
+    if key.shown_default is not None:
+        return key.shown_default
+    if key.required:
+        return "(required)"
+    if key.default is _NO_DEFAULT:
+        return ""
+    value = key.default
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if value is None:
+        return "`null`"
+    return f"`{value}`"
+
+
+def key_table() -> str:
+    """The Markdown table of every key (for ``config/README.md``)."""
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for key in KEYS:
+        lines.append(f"| `{key.path}` | {_shown(key)} | {key.description.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def _yaml(schema: dict[str, Any]) -> str:
+    import yaml
+
+    header = (
+        "# Generated from src/dnn_manifolds/workflow/schema.py by `make schema`; do not edit.\n"
+        "# Every key's type, default and description lives there (one source of truth).\n"
+    )
+    return header + yaml.safe_dump(schema, sort_keys=False, allow_unicode=True, width=100)
+
+
+def generated_files(root: str | Path = ".") -> dict[Path, str]:
+    """The generated files' paths (under ``root``) and their expected contents."""
+    root = Path(root)
+    readme = root / README_PATH
+    text = readme.read_text()
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        raise ValueError(f"{readme}: no generated key table markers")
+    head, rest = text.split(TABLE_BEGIN, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return {
+        root / SCHEMA_PATH: _yaml(build_schema()),
+        readme: f"{head}{TABLE_BEGIN}\n{key_table()}\n{TABLE_END}{tail}",
+    }
+
+
+def write_generated(root: str | Path = ".") -> list[Path]:
+    """Regenerate the schema file and the key table of ``config/README.md``."""
+    from ..data.files import write_text
+
+    written = []
+    for path, content in generated_files(root).items():
+        if not path.exists() or path.read_text() != content:
+            write_text(path, content)
+            written.append(path)
+    return written
