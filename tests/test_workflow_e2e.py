@@ -58,7 +58,7 @@ def _comparable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 REFERENCE = REPO / "tests/data/reference/mini_results.csv"
-REFERENCE_KEYS = ["network", "kind", "layer", "transform", "analysis", "measure"]
+REFERENCE_KEYS = ["network", "kind", "layer", "transform", "analysis", "measure"]  # see tests/data/reference/regenerate.py
 
 
 def test_tables_equal_the_committed_reference(mini):
