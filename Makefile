@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-slurm lint schema bench clean
+.PHONY: install demo test test-paper-mini test-slurm lint schema bench clean
 
 $(STAMP): pyproject.toml envs/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The paper-shaped miniature (config/paper-mini.yaml) end to end: every experiment kind, three
+# architectures, replicates, every figure (a few minutes on 2 cores; CI runs it after `make test`).
+test-paper-mini: install
+	DNN_MANIFOLDS_TEST_PAPER_MINI=1 $(PY) -m pytest -q tests/test_paper_mini.py
 
 # The SLURM profile against a real single-node cluster on localhost (needs root and apt).
 test-slurm: install

@@ -10,8 +10,7 @@ from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "aggregate")
 p = snakemake.params
-entries = [{k: e[k] for k in ("path", "network", "kind", "layer", "layer_index", "transform", "analysis")} for e in p.entries]
-table = build_table(entries)
+table = build_table(p.entries)
 write_table(table, snakemake.output.csv, snakemake.output.nc, attrs=provenance_attrs(seeds=p.seeds, config=p.config))
 write_text(snakemake.output.summary, to_json_summary(table))
-log.info("%d rows from %d results", len(table), len(entries))
+log.info("%d rows from %d results", len(table), len(p.entries))

@@ -29,7 +29,7 @@ def checked(cfg, base_dir=REPO):
 # ----------------------------------------------------------------------------- presets
 
 
-@pytest.mark.parametrize("preset", ["config.yaml", "paper.yaml", "own-data.yaml"])
+@pytest.mark.parametrize("preset", ["config.yaml", "paper.yaml", "paper-mini.yaml", "own-data.yaml"])
 def test_every_preset_passes_validation_and_dry_runs(workdir, preset):
     if preset == "own-data.yaml":
         (workdir / "data").mkdir()
@@ -156,6 +156,34 @@ BAD_CONFIGS = {
         _mod(("networks", "alexnet_untrained", "weights"), "weights/nowhere.pt"),
         r"networks\.alexnet_untrained\.weights.*'weights/nowhere\.pt' is neither one of \['untrained', 'imagenet', 'demo'\]",
     ),
+    "experiment named like a baseline": (
+        _mod(("experiments",), {"capacity": {"analysis": "capacity", "grid": {"control": ["shuffle"]}}}),
+        r"experiments\.capacity.*names a baseline analysis",
+    ),
+    "experiment with an unknown grid option": (
+        _mod(("experiments",), {"e": {"analysis": "geometry", "grid": {"balls": ["floor"]}}}),
+        r"experiments\.e.*unknown geometry option\(s\) \['balls'\]",
+    ),
+    "experiment with a bad grid value": (
+        _mod(("experiments",), {"e": {"analysis": "capacity", "grid": {"centre_scale": [0.5, -1]}}}),
+        r"experiments\.e.*capacity option 'centre_scale': must be a finite number > 0",
+    ),
+    "experiment on no manifold set": (
+        _mod(("experiments",), {"e": {"analysis": "capacity", "manifolds": ["affine_2d_*"], "grid": {"control": ["orth"]}}}),
+        r"experiments\.e\.manifolds.*'affine_2d_\*' matches no manifold set",
+    ),
+    "experiment on an unknown layer": (
+        _mod(("experiments",), {"e": {"analysis": "capacity", "layers": ["conv9"], "grid": {"control": ["orth"]}}}),
+        r"experiments\.e\.layers.*\['conv9'\] are not analysed layers",
+    ),
+    "balls without the geometry": (
+        lambda c: {**_mod(("experiments",), {"e": {"analysis": "capacity", "grid": {"balls": ["floor"]}}})(c), "geometry": {"enabled": False}},
+        r"experiments\.e.*needs the baseline geometry",
+    ),
+    "replicate with the set's own seeds": (
+        _mod(("manifolds", "affine_1d", "replicates"), [{"objects_seed": 5}, {"objects_seed": 5}]),
+        r"manifolds\.affine_1d\.replicates.*replicate 2 has the seeds of replicate 1",
+    ),
     "missing own data file": (
         _mod(("own_data", "inputs"), {"mine": "nowhere_tuning.mat"}),
         r"own_data\.inputs\.mine.*nowhere_tuning\.mat does not exist",
@@ -206,8 +234,11 @@ def test_own_data_is_imported_and_analysed_by_the_workflow(workdir):
     run_snakemake("--directory", workdir, "--cores", "2", "--configfile", cfg)
     with load_dataset(workdir / "results/own/mine/dataset.nc") as ds:
         assert dict(ds["tuning"].sizes) == {"session": 2, "neuron": 12, "sample": 5, "object": 4}
-    table = (workdir / "results/own/mine/table.csv").read_text()
-    assert "mine,own,V1,0" in table and "mine,own,IT,1" in table
+    from dnn_manifolds.report.tables import read_table
+
+    table = read_table(workdir / "results/own/mine/table.csv")
+    sessions = table[["network", "manifold", "kind", "layer", "layer_index"]].drop_duplicates()
+    assert sessions.values.tolist() == [["mine", "mine", "own", "V1", 0], ["mine", "mine", "own", "IT", 1]]
     assert (workdir / "logs/own/mine/import.log").exists()
 
 
@@ -250,3 +281,29 @@ def test_jobs_import_the_package_of_this_checkout(monkeypatch, tmp_path):
     export_source_path(REPO / "src")
     export_source_path(REPO / "src")
     assert os.environ["PYTHONPATH"].split(os.pathsep) == [str((REPO / "src").resolve()), "/elsewhere"]
+
+
+def test_experiments_and_replicates_expand_into_keyed_results():
+    cfg = default_config()
+    cfg["manifolds"]["affine_1d"]["replicates"] = [{"objects_seed": 3}, {"neuron_seed": 9}]
+    cfg["manifolds"]["cloud"]["networks"] = ["democnn"]
+    cfg["experiments"] = {
+        "spheres": {"analysis": "capacity", "manifolds": ["affine_*"], "layers": ["pixels", "relu4"], "grid": {"balls": ["floor", "ceil"]}},
+        "shuffle": {"analysis": "geometry", "networks": ["democnn"], "grid": [{"control": "shuffle"}, {"zscore": True}]},
+    }
+    c = checked(cfg)
+    assert [m for m in c.manifolds] == ["affine_1d", "affine_1d_r1", "affine_1d_r2", "cloud"]
+    rep = c.manifolds["affine_1d_r2"]
+    assert (rep.manifold_set, rep.replicate, rep.neuron_seed, rep.objects_seed) == ("affine_1d", 2, 9, None)
+    entries = c.analysis_entries(lambda *a: "/".join(a))
+    assert not any(e["manifold"] == "cloud" and e["network"] == "alexnet_untrained" for e in entries)
+    spheres = [e for e in entries if e["experiment"] == "spheres"]
+    assert {e["manifold"] for e in spheres} == {"affine_1d", "affine_1d_r1", "affine_1d_r2"}
+    assert {e["layer"] for e in spheres} == {"pixels", "relu4"}
+    assert all(e["reference"].endswith("/geometry") and e["analysis"] == "capacity" for e in spheres)
+    shuffle = [e for e in entries if e["experiment"] == "shuffle"]
+    assert {e["network"] for e in shuffle} == {"democnn"} and all(e["reference"] is None for e in shuffle)
+    keys = [(e["network"], e["manifold"], e["layer"], e["transform"], e["experiment"]) for e in entries]
+    assert len(keys) == len(set(keys))
+    exp = c.experiment_for("shuffle", "point-cloud")
+    assert exp.variant_options()[0].method == "point_cloud" and len(exp.variants) == 2

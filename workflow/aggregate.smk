@@ -32,7 +32,9 @@ rule aggregate:
 rule plots:
     input:
         table="results/tables/results.csv",
-        capacity=[e["path"] for e in analysis_entries() if e["analysis"] == "capacity"],
+        capacity=[
+            e["path"] for e in analysis_entries() if e["experiment"] == "capacity"
+        ],
     output:
         capacity=report(
             "results/plots/capacity_vs_layer.png",
@@ -70,7 +72,7 @@ rule plots:
         mem_mb=2000,
         runtime=20,
     params:
-        entries=[e for e in analysis_entries() if e["analysis"] == "capacity"],
+        entries=[e for e in analysis_entries() if e["experiment"] == "capacity"],
     script:
         "../scripts/plots.py"
 

@@ -1,5 +1,6 @@
 # One capacity job and one geometry job per (network, manifold set, layer, transform): each
-# reads one session ("<layer>/<transform>") of the collected manifold dataset.
+# reads one session ("<layer>/<transform>") of the collected manifold dataset. One job per
+# experiment (config key experiments) and session runs every variant of its grid.
 
 
 rule capacity:
@@ -46,3 +47,26 @@ rule geometry:
         options=geometry_options,
     script:
         "../scripts/geometry.py"
+
+
+rule experiment:
+    input:
+        unpack(experiment_input),
+    output:
+        "results/analysis/{network}/{manifold}/{layer}/{transform}/experiments/{experiment}.nc",
+    log:
+        "logs/experiments/{network}/{manifold}/{layer}/{transform}/{experiment}.log",
+    benchmark:
+        "benchmarks/experiments/{network}/{manifold}/{layer}/{transform}/{experiment}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=240,
+    params:
+        session="{layer}/{transform}",
+        seed=experiment_seed,
+        experiment=experiment_params,
+    script:
+        "../scripts/experiment.py"

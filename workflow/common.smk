@@ -30,6 +30,7 @@ wildcard_constraints:
     transform=r"[A-Za-z0-9_-]+",
     shard=r"[A-Za-z0-9_-]+",
     name=r"[A-Za-z0-9_-]+",
+    experiment=r"[A-Za-z0-9_]+",
 
 
 # ----------------------------------------------------------------------------- paths
@@ -69,7 +70,9 @@ def shard_params(wildcards, input):
         "range_factor": man.range_factor,
         "seed": CFG.seed,
         "objects_seed": man.objects_seed,
-        "neuron_seed": CFG.seeds["neurons"],
+        "neuron_seed": (
+            man.neuron_seed if man.neuron_seed is not None else CFG.seeds["neurons"]
+        ),
         "init_seed": CFG.seeds["init"],
         "device": CFG.device,
         "batch_size": CFG.batch_size,
@@ -92,8 +95,45 @@ def shard_spec(wildcards):
     )
 
 
-def analysis_path(network, manifold, layer, transform, analysis):
-    return f"results/analysis/{network}/{manifold}/{layer}/{transform}/{analysis}.nc"
+def analysis_path(network, manifold, layer, transform, name):
+    """A result file: a baseline analysis (capacity, geometry) or an experiment."""
+    base = f"results/analysis/{network}/{manifold}/{layer}/{transform}"
+    if name in wfc.BASELINES:
+        return f"{base}/{name}.nc"
+    return f"{base}/experiments/{name}.nc"
+
+
+def experiment_input(wildcards):
+    """The dataset, and the baseline geometry when the experiment needs it."""
+    inputs = {
+        "dataset": f"results/datasets/{wildcards.network}/{wildcards.manifold}.nc"
+    }
+    if CFG.experiments[wildcards.experiment].needs_reference:
+        inputs["reference"] = analysis_path(
+            wildcards.network,
+            wildcards.manifold,
+            wildcards.layer,
+            wildcards.transform,
+            "geometry",
+        )
+    return inputs
+
+
+def experiment_params(wildcards):
+    """The experiment (analysis, every variant's options) for this manifold set's kind."""
+    exp = CFG.experiment_for(
+        wildcards.experiment, CFG.manifolds[wildcards.manifold].kind
+    )
+    return {
+        "name": exp.name,
+        "analysis": exp.analysis,
+        "options": dict(exp.options),
+        "grid": exp.variants,
+    }
+
+
+def experiment_seed(wildcards):
+    return CFG.seeds[CFG.experiments[wildcards.experiment].analysis]
 
 
 def analysis_entries():
@@ -102,8 +142,10 @@ def analysis_entries():
 
 
 def contact_sheet_dataset(wildcards):
-    """The first network's dataset of a manifold set: its object ids are the templates."""
-    return f"results/datasets/{next(iter(CFG.networks))}/{wildcards.manifold}.nc"
+    """The first recording network's dataset of a manifold set: its object ids are the
+    templates."""
+    network = next(n for n in CFG.networks if CFG.records(n, wildcards.manifold))
+    return f"results/datasets/{network}/{wildcards.manifold}.nc"
 
 
 def contact_sheet_params(wildcards):

@@ -59,6 +59,9 @@ VARIABLES: dict[str, Variable] = {
     "n_points": Variable("number of valid samples over all objects"),
     "basis_rank": Variable("rank of the centred samples if fewer samples than neurons, else N"),
     "jumps": Variable("coarse-scan step of the search"),
+    "ball_dimension": Variable("dimension of each ball (balls control: rounded measured D_M)"),
+    "ball_radius": Variable("absolute radius of each ball (measured R_M times residual centre norm)", "response units"),
+    "mean_ball_dimension": Variable("mean dimension of the balls (balls control)"),
     # ------------------------------------------------------------------ geometry, per object
     "capacity_direct": Variable("manifold capacity, direct MFT estimate 1/<Delta>"),
     "capacity_semianalytic": Variable(
@@ -126,6 +129,10 @@ VARIABLES: dict[str, Variable] = {
     "solver_count": Variable("Gaussian draws per anchor-point solver outcome"),
     "stiefel_converged": Variable("optimiser runs that converged"),
     "stiefel_max_iter": Variable("optimiser runs stopped by the iteration limit"),
+    "common_subspace": Variable(
+        "orthonormal basis of the common centre subspace removed (rows: the session's non-silent neurons)"
+    ),
+    "neurons_per_subset": Variable("neurons in each random neuron subset"),
     "seed_entropy": Variable("numpy SeedSequence entropy of this session's stream", ""),
 }
 """Name → meaning of every analysis output variable.
@@ -137,6 +144,13 @@ Two entries are stored under another name: both analyses call their headline ``c
 
 ALIASES = {"capacity": {"capacity": "capacity_direct_first_crossing", "geometry": "capacity_mft"}}
 """Variables whose meaning depends on the analysis: name → analysis → table entry."""
+
+
+_DERIVED = {
+    "_per_subset": "{} (per random neuron subset)",
+    "_sem": "standard error over random neuron subsets of: {}",
+}
+"""Suffixes of variables derived from another one (``measure=`` names it)."""
 
 
 def variable(
@@ -157,6 +171,15 @@ def variable(
         Values of the ``{placeholders}`` of the long name.
     """
     key = ALIASES.get(name, {}).get(analysis or "", name)
+    for suffix, template in _DERIVED.items():
+        if key not in VARIABLES and key.endswith(suffix) and "measure" in fmt:
+            base = fmt["measure"]
+            meta = VARIABLES[ALIASES.get(base, {}).get(analysis or "", base)]
+            attrs = {"long_name": template.format(meta.long_name)}
+            if meta.units:
+                attrs["units"] = meta.units
+            dims = (dims,) if isinstance(dims, str) else tuple(dims)
+            return dims, np.asarray(values), attrs
     if key not in VARIABLES:
         raise KeyError(f"no metadata for output variable {name!r} (analysis {analysis!r})")
     meta = VARIABLES[key]

@@ -35,7 +35,12 @@ def _run(args: argparse.Namespace, analysis: str) -> int:
     if analysis == "capacity":
         from ..analysis.capacity import CapacityOptions as Opts
         from ..analysis.capacity import capacity as run
+        from ..data import read_result
+
         extra = {"jobs": args.jobs}
+        if args.reference is not None:
+            check_output(args.output, args.reference)
+            extra["reference"] = read_result(args.reference)
     else:
         from ..analysis.geometry import GeometryOptions as Opts
         from ..analysis.geometry import geometry as run
@@ -86,6 +91,13 @@ def register(subparsers) -> None:
         type=positive_int,
         default=1,
         help="worker processes for the repetitions (default 1; results do not depend on it)",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="GEO.nc",
+        default=None,
+        help="geometry result of the same sessions (dnn-manifolds geometry), needed by --balls, "
+        "--centre-scale, --clip-dimension and --permute-axes",
     )
     add_quiet(p)
     add_option_flags(p, CapacityOptions)

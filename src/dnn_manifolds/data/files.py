@@ -151,3 +151,23 @@ def write_netcdf(
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine=NETCDF_ENGINE, encoding=enc, invalid_netcdf=False)
     return Path(path)
+
+
+def read_result(path: str | os.PathLike):
+    """Read an analysis result (a netCDF file this package wrote) into memory.
+
+    Raises ``FileNotFoundError`` if it is missing and :class:`~dnn_manifolds.errors.UserError`
+    naming the file if it cannot be read (truncated, not netCDF).
+    """
+    import xarray as xr
+
+    from ..errors import UserError
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with xr.open_dataset(path, engine=NETCDF_ENGINE, cache=False) as ds:
+            return ds.load()
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise UserError(f"{path}: cannot be read as an analysis result ({err})") from err

@@ -59,8 +59,10 @@ def save_figure(fig, path: str | os.PathLike) -> list[Path]:
 
 
 def _select(table: pd.DataFrame, key: tuple[str, str]) -> pd.DataFrame:
+    """Rows of one measure of one baseline analysis (experiments' variants left out)."""
     analysis, measure = key
-    return table[(table["analysis"] == analysis) & (table["measure"] == measure)]
+    baseline = table["experiment"] == analysis if "experiment" in table else True
+    return table[(table["analysis"] == analysis) & (table["measure"] == measure) & baseline]
 
 
 def _layer_axis(ax, sub: pd.DataFrame) -> None:

@@ -1,10 +1,15 @@
-"""Tidy tables of analysis results: one row per network × manifold kind × layer × transform × measure.
+"""Tidy tables of analysis results: one row per result key × measure.
 
-Every per-session analysis output (a capacity or geometry netCDF file) holds scalar result
-variables (α_c, N_c, α_M, R_M, D_M, …) and solver status counts. :func:`tidy_records` turns
-one such file into rows; :func:`build_table` stacks the rows of a whole run into a
-:class:`pandas.DataFrame` with the columns of :data:`COLUMNS`, and :func:`write_table` writes it
-as CSV and netCDF, atomically.
+A result is keyed by everything that produced it: the network, the manifold set with its
+parameters (``manifold``, ``manifold_set`` and ``replicate``, ``kind``, ``range_factor``,
+``n_objects``, ``n_samples``), the layer, the transform, the experiment (``capacity`` and
+``geometry`` for the baseline analyses), the analysis and the variant (``variant``, a label,
+and one ``variant_<option>`` column per option an experiment changes). Every per-session
+analysis output (a capacity or geometry netCDF file, with a ``variant`` dim for experiments)
+holds scalar result variables (α_c, N_c, α_M, R_M, D_M, …) and solver status counts.
+:func:`tidy_records` turns one such file into rows; :func:`build_table` stacks the rows of a
+whole run into a :class:`pandas.DataFrame` with the columns of :data:`COLUMNS` (and the variant
+columns after ``variant``), and :func:`write_table` writes it as CSV and netCDF, atomically.
 
 Solver failures are never averaged away silently: each row carries ``solver_failures`` and
 ``solver_total`` (the numbers of failed and attempted solves in the job that produced it) and
@@ -25,13 +30,26 @@ import xarray as xr
 
 from ..data.files import NETCDF_ENGINE, atomic_path, write_netcdf
 
-COLUMNS = (
+KEY_COLUMNS = (
     "network",
+    "manifold",
+    "manifold_set",
+    "replicate",
     "kind",
+    "range_factor",
+    "n_objects",
+    "n_samples",
     "layer",
     "layer_index",
     "transform",
+    "experiment",
     "analysis",
+    "variant",
+)
+"""The columns that identify a result (the ``variant_<option>`` columns follow them)."""
+
+COLUMNS = (
+    *KEY_COLUMNS,
     "measure",
     "value",
     "long_name",
@@ -85,26 +103,53 @@ def _seed(ds: xr.Dataset) -> Any:
     return ""
 
 
-def tidy_records(
-    ds: xr.Dataset,
-    *,
-    network: str,
-    kind: str,
-    layer: str,
-    layer_index: int,
-    transform: str,
-    analysis: str,
-) -> list[dict[str, Any]]:
+_KEY_DEFAULTS = {
+    "manifold": "",
+    "manifold_set": "",
+    "replicate": 0,
+    "kind": "",
+    "range_factor": float("nan"),
+    "n_objects": -1,
+    "n_samples": -1,
+    "experiment": "",
+    "variant": "baseline",
+}
+
+
+def tidy_records(ds: xr.Dataset, **key: Any) -> list[dict[str, Any]]:
     """Rows of the tidy table for one analysis output.
 
     Every numeric 0-d data variable of ``ds`` is a measure (named as in the output; the
     ``analysis`` column tells the capacity's ``capacity`` (α_c) from the geometry's
     ``capacity`` (α_M)); the seed and the solver counts (:func:`solver_counts`) become columns.
-    Variables with a ``session`` dim of length 1 are squeezed.
+    ``key`` holds the key columns (:data:`KEY_COLUMNS`; ``network``, ``layer``,
+    ``layer_index``, ``transform`` and ``analysis`` are required, the rest default). An
+    experiment's output (a ``variant`` dim) gives rows per variant, with its label and its
+    ``variant_<option>`` values. Variables with a ``session`` dim of length 1 are squeezed.
     """
     ds = ds.squeeze(drop=False) if "session" in ds.dims and ds.sizes["session"] == 1 else ds
+    key = {**_KEY_DEFAULTS, **key}
+    key.setdefault("experiment", key["analysis"])
+    if not key["experiment"]:
+        key["experiment"] = key["analysis"]
+    if "variant" in ds.dims:
+        rows = []
+        for i in range(ds.sizes["variant"]):
+            part = ds.isel(variant=i)
+            extra = {
+                str(name): _scalar(part[name].values)
+                for name in part.coords
+                if str(name).startswith("variant_")
+            }
+            rows += _records(part, {**key, "variant": str(part["variant"].values), **extra})
+        return rows
+    return _records(ds, key)
+
+
+def _records(ds: xr.Dataset, key: dict[str, Any]) -> list[dict[str, Any]]:
     failures, total = solver_counts(ds)
     flagged = bool(total and failures / total > FLAG_FAILURE_FRACTION)
+    flagged |= str(key.get("variant_status", "ok")) not in ("ok", "")
     skip = {"seed"}
     rows = []
     for name, var in ds.data_vars.items():
@@ -112,12 +157,8 @@ def tidy_records(
             continue
         rows.append(
             {
-                "network": network,
-                "kind": kind,
-                "layer": layer,
-                "layer_index": int(layer_index),
-                "transform": transform,
-                "analysis": analysis,
+                **key,
+                "layer_index": int(key["layer_index"]),
                 "measure": str(name),
                 "value": float(var.values),
                 "long_name": str(var.attrs.get("long_name", name)),
@@ -138,9 +179,8 @@ def build_table(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     Parameters
     ----------
     entries : iterable of mapping
-        Each with ``path`` (an analysis netCDF file) and the keyword arguments of
-        :func:`tidy_records` (``network``, ``kind``, ``layer``, ``layer_index``,
-        ``transform``, ``analysis``).
+        Each with ``path`` (an analysis netCDF file) and its key columns (the keyword
+        arguments of :func:`tidy_records`); other fields are ignored.
 
     Raises
     ------
@@ -149,16 +189,24 @@ def build_table(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """
     rows: list[dict[str, Any]] = []
     for entry in entries:
-        entry = dict(entry)
-        path = Path(entry.pop("path"))
+        path = Path(entry["path"])
+        key = {k: entry[k] for k in KEY_COLUMNS if k in entry}
         if not path.exists():
             raise FileNotFoundError(f"{path}: analysis result missing; the table would be incomplete")
         with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
-            rows.extend(tidy_records(ds.load(), **entry))
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    return table.sort_values(
-        ["network", "kind", "analysis", "transform", "layer_index", "measure"], kind="stable"
+            rows.extend(tidy_records(ds.load(), **key))
+    return _frame(rows).sort_values(
+        ["network", "kind", "manifold", "experiment", "analysis", "variant", "transform", "layer_index", "measure"],
+        kind="stable",
     ).reset_index(drop=True)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The table of ``rows``: the fixed columns, the ``variant_<option>`` columns after
+    ``variant``."""
+    extra = sorted({k for row in rows for k in row if k.startswith("variant_")})
+    columns = [*KEY_COLUMNS, *extra, *COLUMNS[len(KEY_COLUMNS):]]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def write_table(table: pd.DataFrame, csv_path: str | os.PathLike, nc_path: str | os.PathLike | None = None, *, attrs: Mapping[str, Any] | None = None) -> None:
@@ -176,19 +224,31 @@ def write_table(table: pd.DataFrame, csv_path: str | os.PathLike, nc_path: str |
 
 def read_table(csv_path: str | os.PathLike) -> pd.DataFrame:
     """Read a tidy table written by :func:`write_table`."""
-    return pd.read_csv(csv_path, keep_default_na=False, na_values=["nan", "NaN", ""], dtype={"seed": str, "config_digest": str})
+    return pd.read_csv(
+        csv_path,
+        keep_default_na=False,
+        na_values=["nan", "NaN", ""],
+        dtype={"seed": str, "config_digest": str, "variant": str, "experiment": str},
+    )
 
 
 def wide(table: pd.DataFrame, measures: Sequence[str]) -> pd.DataFrame:
-    """Pivot selected measures to columns, one row per network × kind × layer × transform."""
-    keys = ["network", "kind", "layer", "layer_index", "transform"]
-    sub = table[table["measure"].isin(list(measures))]
-    return sub.pivot_table(index=keys, columns="measure", values="value", aggfunc="first").reset_index()
+    """Pivot selected measures to columns, one row per result key (every key column, the
+    analysis apart, so that the capacity's and the geometry's measures of one session sit in
+    one row: name them ``<analysis>.<measure>``)."""
+    keys = [c for c in table.columns if c in KEY_COLUMNS or c.startswith("variant_")]
+    keys = [c for c in keys if c not in ("experiment", "analysis")]
+    sub = table[table["measure"].isin(list(measures))].copy()
+    sub["column"] = sub["analysis"] + "." + sub["measure"]
+    sub[keys] = sub[keys].fillna("")
+    return sub.pivot_table(index=keys, columns="column", values="value", aggfunc="first").reset_index()
 
 
 def to_json_summary(table: pd.DataFrame) -> str:
     """A short JSON summary (counts and flagged jobs) for logs and the report."""
-    flagged = table[table["flagged"].astype(bool)][["network", "kind", "layer", "transform", "analysis"]].drop_duplicates()
+    flagged = table[table["flagged"].astype(bool)][
+        ["network", "manifold", "layer", "transform", "experiment", "variant"]
+    ].drop_duplicates()
     return json.dumps(
         {
             "rows": int(len(table)),
@@ -220,6 +280,8 @@ def own_data_table(paths: Sequence[str | os.PathLike], *, name: str) -> pd.DataF
                 tidy_records(
                     ds.isel(session=i),
                     network=name,
+                    manifold=name,
+                    manifold_set=name,
                     kind="own",
                     layer=str(title),
                     layer_index=i,
@@ -227,4 +289,4 @@ def own_data_table(paths: Sequence[str | os.PathLike], *, name: str) -> pd.DataF
                     analysis=analysis,
                 )
             )
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return _frame(rows)

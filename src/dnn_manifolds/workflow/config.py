@@ -21,6 +21,7 @@ same P gives the paper's object set. :func:`derive_seed` maps
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -34,6 +35,8 @@ from ..analysis.capacity.options import CapacityOptions
 from ..analysis.geometry.options import GeometryOptions
 from ..errors import UserError
 from ..generation.layer_catalog import known_layers
+from ..analysis.experiments import Experiment
+from .experiments import BASELINES, ExperimentSpec, check_experiments
 from .schema import apply_defaults
 
 SEED_PURPOSES = {
@@ -74,6 +77,8 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class ManifoldSpec:
+    """A manifold set (or one of its replicates: ``base`` names the set, ``replicate`` ≥ 1)."""
+
     name: str
     kind: str
     transforms: tuple[str, ...]
@@ -82,6 +87,26 @@ class ManifoldSpec:
     n_samples: int
     objects_per_shard: int
     objects_seed: int | None
+    neuron_seed: int | None = None
+    networks: tuple[str, ...] | None = None
+    base: str = ""
+    replicate: int = 0
+
+    @property
+    def manifold_set(self) -> str:
+        return self.base or self.name
+
+    def key(self) -> dict[str, Any]:
+        """The columns that identify this set in tables and outputs."""
+        return {
+            "manifold": self.name,
+            "manifold_set": self.manifold_set,
+            "replicate": self.replicate,
+            "kind": self.kind,
+            "range_factor": None if self.range_factor is None else float(self.range_factor),
+            "n_objects": self.n_objects,
+            "n_samples": self.n_samples,
+        }
 
 
 @dataclass
@@ -104,6 +129,7 @@ class WorkflowConfig:
     capacity_options: dict[str, Any]
     geometry_enabled: bool
     geometry_options: dict[str, Any]
+    experiments: dict[str, ExperimentSpec]
     only: dict[str, list[str]]
     own_data: dict[str, str]
     own_variable: str
@@ -120,7 +146,7 @@ class WorkflowConfig:
     @property
     def filtered(self) -> bool:
         """True when an ``only`` filter narrows the targets."""
-        return any(self.only.get(k) for k in ("networks", "manifolds", "layers", "transforms"))
+        return any(self.only.get(k) for k in ("networks", "manifolds", "layers", "transforms", "experiments"))
 
     @property
     def analyses(self) -> list[str]:
@@ -152,15 +178,28 @@ class WorkflowConfig:
             transforms=list(spec.transforms),
         )
 
+    def records(self, network: str, manifold: str) -> bool:
+        """Whether ``network`` records manifold set ``manifold``."""
+        nets = self.manifolds[manifold].networks
+        return nets is None or network in nets
+
     def analysis_entries(self, path: Callable[..., str], *, filtered: bool = False) -> list[dict[str, Any]]:
-        """One entry per (network, manifold, layer, transform, analysis), in a stable order."""
+        """One entry per result file — (network, manifold set, layer, transform, experiment),
+        the baseline analyses first — in a stable order.
+
+        ``path(network, manifold, layer, transform, experiment)`` gives a result's file; an
+        experiment's entry names the baseline geometry file it needs as ``reference`` (or None).
+        """
         only = self.only if filtered else {}
+        names = [*self.analyses, *self.experiments]
         out = []
         for network, net in self.networks.items():
             if only.get("networks") and network not in only["networks"]:
                 continue
             for manifold, man in self.manifolds.items():
-                if only.get("manifolds") and manifold not in only["manifolds"]:
+                if not self.records(network, manifold):
+                    continue
+                if only.get("manifolds") and manifold not in only["manifolds"] and man.manifold_set not in only["manifolds"]:
                     continue
                 for layer in net.layers:
                     if only.get("layers") and layer not in only["layers"]:
@@ -168,27 +207,48 @@ class WorkflowConfig:
                     for transform in man.transforms:
                         if only.get("transforms") and transform not in only["transforms"]:
                             continue
-                        for analysis in self.analyses:
+                        for name in names:
+                            if only.get("experiments") and name not in only["experiments"]:
+                                continue
+                            exp = self.experiments.get(name)
+                            if exp is not None and not exp.applies(network, man.manifold_set, layer, transform):
+                                continue
+                            analysis = exp.analysis if exp is not None else name
+                            reference = None
+                            if exp is not None and exp.needs_reference:
+                                reference = path(network, manifold, layer, transform, "geometry")
                             out.append(
                                 {
-                                    "path": path(network, manifold, layer, transform, analysis),
+                                    "path": path(network, manifold, layer, transform, name),
                                     "network": network,
-                                    "kind": man.kind,
-                                    "manifold": manifold,
+                                    **man.key(),
                                     "layer": layer,
                                     "layer_index": net.layer_index[layer],
                                     "transform": transform,
+                                    "experiment": name,
                                     "analysis": analysis,
+                                    "reference": reference,
                                 }
                             )
         return out
+
+    def experiment_for(self, name: str, kind: str) -> Experiment:
+        """The library experiment of ``experiments.<name>`` for a manifold kind."""
+        spec = self.experiments[name]
+        return spec.experiment(self.options_for(spec.analysis, kind))
+
+    def options_for(self, analysis: str, kind: str) -> dict[str, Any]:
+        """The config's options of an analysis for a manifold kind (every option written out)."""
+        if analysis == "capacity":
+            return dict(self.capacity_options)
+        return self.geometry_options_for(kind)
 
     def contact_sheet_targets(self) -> list[tuple[str, str]]:
         """(manifold, transform) pairs that get a contact sheet (smooth manifolds only)."""
         return [
             (name, t)
             for name, spec in self.manifolds.items()
-            if spec.kind in ("1d", "2d")
+            if spec.kind in ("1d", "2d") and spec.replicate == 0
             for t in spec.transforms
         ]
 
@@ -249,7 +309,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
             )
 
     networks = _check_networks(config["networks"], base_dir)
-    manifolds = _check_manifolds(config["manifolds"], n_categories, n_exemplars, MANIFOLD_KINDS, TRANSFORMS)
+    manifolds = _check_manifolds(config["manifolds"], n_categories, n_exemplars, MANIFOLD_KINDS, TRANSFORMS, networks)
 
     demo_epochs = int(config["demo_training"]["epochs"])
     if any(n.weights == "demo" for n in networks.values()) and source != "embedded":
@@ -265,8 +325,25 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
     geo_options = {"method": geo["method"], "n_t": geo["n_t"], "kappa": geo["kappa"], **geo["options"]}
     _check_geometry_options(geo_options)
 
+    cfg_partial = WorkflowConfig.__new__(WorkflowConfig)  # only what options_for needs
+    cfg_partial.capacity_options, cfg_partial.geometry_options = cap_options, geo_options
+    experiments = check_experiments(
+        config["experiments"],
+        networks=networks,
+        manifolds=manifolds,
+        base_options=cfg_partial.options_for,
+        err=_err,
+    )
+    if not geo["enabled"]:
+        for name, exp in experiments.items():
+            if exp.needs_reference:
+                raise _err(
+                    f"experiments.{name}",
+                    "needs the baseline geometry of every session (geometry.enabled must be true)",
+                )
+
     only = {k: list(v) for k, v in config["only"].items()}
-    _check_only(only, networks, manifolds)
+    _check_only(only, networks, manifolds, experiments)
 
     own = dict(config["own_data"]["inputs"])
     for name, path in own.items():
@@ -290,6 +367,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         capacity_options=cap_options,
         geometry_enabled=bool(geo["enabled"]),
         geometry_options=geo_options,
+        experiments=experiments,
         only=only,
         own_data=own,
         own_variable=str(config["own_data"]["variable"]),
@@ -347,7 +425,7 @@ def _check_networks(networks: Mapping[str, Any], base_dir: Path) -> dict[str, Ne
     return out
 
 
-def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms) -> dict[str, ManifoldSpec]:
+def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms, networks) -> dict[str, ManifoldSpec]:
     out = {}
     for name, spec in manifolds.items():
         kind = spec["kind"]
@@ -383,7 +461,13 @@ def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms) ->
                 f"{key}.n_samples",
                 f"{n_samples} samples per point cloud but each category has {n_exemplars} images (stimuli.n_exemplars)",
             )
-        out[name] = ManifoldSpec(
+        nets = spec.get("networks")
+        if nets is not None:
+            bad = [n for n in nets if n not in networks]
+            if bad:
+                raise _err(f"{key}.networks", f"{bad} not in this config; networks: {sorted(networks)}")
+            nets = tuple(nets)
+        base = ManifoldSpec(
             name=name,
             kind=kind,
             transforms=chosen,
@@ -392,7 +476,34 @@ def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms) ->
             n_samples=n_samples,
             objects_per_shard=int(spec["objects_per_shard"]),
             objects_seed=spec.get("objects_seed"),
+            neuron_seed=spec.get("neuron_seed"),
+            networks=nets,
         )
+        out[name] = base
+        seen = {(base.objects_seed, base.neuron_seed): "the set itself"}
+        for k, rep in enumerate(spec["replicates"], start=1):
+            rep_name = f"{name}_r{k}"
+            if rep_name in manifolds:
+                raise _err(f"{key}.replicates", f"replicate {rep_name!r} clashes with a manifold set of that name")
+            seeds = (rep.get("objects_seed", base.objects_seed), rep.get("neuron_seed", base.neuron_seed))
+            if seeds in seen:
+                raise _err(f"{key}.replicates", f"replicate {k} has the seeds of {seen[seeds]}: it would repeat it")
+            seen[seeds] = f"replicate {k}"
+            rep_nets = rep.get("networks")
+            if rep_nets is not None:
+                bad = [n for n in rep_nets if n not in (nets or networks)]
+                if bad:
+                    raise _err(f"{key}.replicates", f"replicate {k}: networks {bad} do not record the set")
+                rep_nets = tuple(rep_nets)
+            out[rep_name] = dataclasses.replace(
+                base,
+                name=rep_name,
+                objects_seed=rep.get("objects_seed", base.objects_seed),
+                neuron_seed=rep.get("neuron_seed", base.neuron_seed),
+                networks=rep_nets if rep_nets is not None else base.networks,
+                base=name,
+                replicate=k,
+            )
     return out
 
 
@@ -407,12 +518,13 @@ def _check_geometry_options(options: dict[str, Any]) -> None:
         raise _err("geometry", str(err)) from err
 
 
-def _check_only(only, networks, manifolds) -> None:
+def _check_only(only, networks, manifolds, experiments) -> None:
     universe = {
         "networks": set(networks),
         "manifolds": set(manifolds),
         "layers": {layer for n in networks.values() for layer in n.layers},
         "transforms": {t for m in manifolds.values() for t in m.transforms},
+        "experiments": {*BASELINES, *experiments},
     }
     for key, values in only.items():
         bad = [v for v in values if v not in universe[key]]

@@ -107,6 +107,9 @@ KEYS: tuple[Key, ...] = (
     Key("manifolds.<name>.n_samples", POSITIVE_INT, "M, samples per object (odd for 1-d manifolds: the identity is the centre sample)", _REQUIRED),
     Key("manifolds.<name>.objects_per_shard", POSITIVE_INT, "objects per generation job", 8),
     Key("manifolds.<name>.objects_seed", {"type": "integer", "minimum": 0, "maximum": 1000}, "template-choice seed as in the original (a seed above the base seed draws an image-disjoint control set)", shown_default="the original's default for P"),
+    Key("manifolds.<name>.neuron_seed", {"type": "integer", "minimum": 0}, "seed of the recorded unit subsets (the original's 'different neurons' seed)", shown_default="derived from seed"),
+    Key("manifolds.<name>.networks", {"type": "array", "minItems": 1, "items": SLUG}, "record this set only through these networks", shown_default="every network"),
+    Key("manifolds.<name>.replicates", {"type": "array", "items": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {"objects_seed": {"type": "integer", "minimum": 0, "maximum": 1000}, "neuron_seed": {"type": "integer", "minimum": 0}, "networks": {"type": "array", "minItems": 1, "items": SLUG}}}}, "replicates of the set, each another objects_seed and/or neuron_seed (and optionally its own networks): sets <name>_r1, <name>_r2, … analysed like the set; tables and figures report mean ± standard error over the set and its replicates", []),
     # ------------------------------------------------------------------ training
     Key("demo_training.epochs", POSITIVE_INT, "training epochs of the demo CNN", 6),
     # ------------------------------------------------------------------ analyses
@@ -124,11 +127,20 @@ KEYS: tuple[Key, ...] = (
     _option_key("geometry.n_t", GeometryOptions, "n_t"),
     _option_key("geometry.kappa", GeometryOptions, "kappa"),
     _options_block("geometry.options", GeometryOptions, exclude=("method", "n_t", "kappa")),
+    # ------------------------------------------------------------------ experiments
+    Key("experiments.<name>.analysis", {"enum": ["capacity", "geometry"]}, "the analysis the experiment repeats", _REQUIRED),
+    Key("experiments.<name>.grid", {"oneOf": [{"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "minItems": 1}}, {"type": "array", "minItems": 1, "items": {"type": "object", "minProperties": 1}}]}, "options changed per variant: a mapping of value lists (the variants are their cartesian product) or a list of mappings (one variant each); one job per network, manifold set, layer and transform runs every variant", _REQUIRED),
+    Key("experiments.<name>.options", {"type": "object"}, "options every variant shares, on top of the analysis's options in this config (validated against the analysis's options)", {}, "`{}`"),
+    Key("experiments.<name>.networks", {"type": "array", "minItems": 1, "items": SLUG}, "networks the experiment runs on", shown_default="every network"),
+    Key("experiments.<name>.manifolds", {"type": "array", "minItems": 1, "items": {"type": "string"}}, "manifold sets (names or shell patterns such as affine_1d_*) the experiment runs on; their replicates follow", shown_default="every set"),
+    Key("experiments.<name>.layers", {"type": "array", "minItems": 1, "items": SLUG}, "layers (of the networks that have them)", shown_default="every layer"),
+    Key("experiments.<name>.transforms", {"type": "array", "minItems": 1, "items": SLUG}, "transforms (of the sets that have them)", shown_default="every transform"),
     # ------------------------------------------------------------------ partial runs, own data
     Key("only.networks", {"type": "array", "items": SLUG}, "partial runs: only these networks (tables, plots and report are then not targeted)"),
     Key("only.manifolds", {"type": "array", "items": SLUG}, "partial runs: only these manifold sets"),
     Key("only.layers", {"type": "array", "items": SLUG}, "partial runs: only these layers"),
     Key("only.transforms", {"type": "array", "items": SLUG}, "partial runs: only these transforms"),
+    Key("only.experiments", {"type": "array", "items": SLUG}, "partial runs: only these experiments (capacity and geometry name the two baseline analyses)"),
     Key("own_data.inputs.<name>", {"type": "string"}, "your own data sets: a short name and a file (.mat, .npy, .npz, .nc)"),
     Key("own_data.variable", {"type": "string"}, "name of the data variable in those files", "tuning_function"),
 )

@@ -11,8 +11,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ...errors import OptionError, UserError
 from ...validation import check_int
+from ..manipulations import SessionReference, apply_data_options, ball_manifolds
 from ..sessions import analysis_attrs, check_seed, run_sessions
+from .balls import prepare_balls
 from .fit import fit_transition
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
@@ -32,6 +35,7 @@ def critical_capacity(
     rng: Any = None,
     jobs: int = 1,
     progress: bool | str = False,
+    reference: SessionReference | None = None,
     **option_kwargs: Any,
 ) -> CapacityResult:
     r"""Direct capacity ``α_c = P / N_c`` of manifolds given as an array (``docs/capacity.md``).
@@ -58,6 +62,10 @@ def critical_capacity(
         depend on it).
     progress : bool or str, default False
         Show a progress bar (a string is its label) over the probed ``n``, with an ETA.
+    reference : SessionReference, optional
+        The geometry of the unchanged data (common subspace, R_M, D_M, centre norms), needed by
+        the manipulations (``centre_scale``, ``clip_dimension``, ``permute_axes``) and by
+        ``balls`` (:mod:`dnn_manifolds.analysis.manipulations`).
     **option_kwargs
         Options by keyword (``projection=…``, ``cutting_plane=True``, …).
 
@@ -74,22 +82,41 @@ def critical_capacity(
     t0 = time.perf_counter()
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     jobs = check_int(jobs, "jobs", minimum=1)
+    return _search(points, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0, reference=reference)
+
+
+def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, reference):
+    """Validated, selected and manipulated data as a problem (manifolds or balls)."""
     pts = check_points(points)
-    return _search(pts, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0)
+    if opts.balls != "none" or opts.manipulates or opts.n_objects is not None or opts.samples_jump != 1:
+        rng = np.random.default_rng(np.random.SeedSequence(list(key) + [4]))
+        pts = check_points(apply_data_options(pts, opts, reference=reference, rng=rng))
+    if opts.balls != "none":
+        if reference is None:
+            raise OptionError(
+                "capacity option 'balls' needs the geometry of the data (radius, dimension and "
+                "centre norm of every object): give the session's geometry result as the reference"
+            )
+        centres, axes = ball_manifolds(pts, reference, opts.balls)
+        problem = prepare_balls(centres, axes, key, opts)
+        return problem, problem.n_points, pts.shape[0]
+    problem = prepare(pts, key, opts)
+    return problem, int(problem.x.shape[1]), pts.shape[0]
 
 
 def _search(
-    pts: np.ndarray,
+    points: np.ndarray,
     key: tuple[int, ...],
     opts: CapacityOptions,
     *,
     jobs: int,
     progress: bool | str,
     t0: float,
+    reference: SessionReference | None = None,
 ) -> CapacityResult:
-    """The N_c search on validated points with stream key ``key``."""
-    n_neurons = pts.shape[0]
-    problem = prepare(pts, key, opts)
+    """The N_c search on one session's points with stream key ``key``."""
+    problem, n_points, n_neurons = _prepare(points, key, opts, reference)
+    n_objects = problem.n_objects
     jumps = opts.jumps or default_jumps(n_neurons)
     runner = Runner(problem, jobs)
     estimator = Estimator(problem, runner)
@@ -132,12 +159,12 @@ def _search(
     n_sep = np.array([r.n_separable for r in rs], dtype=np.int64)
     fit = fit_transition(ns, n_sep, n_rep)
     return CapacityResult(
-        capacity=pts.shape[2] / n_c if math.isfinite(n_c) else math.nan,
+        capacity=n_objects / n_c if math.isfinite(n_c) else math.nan,
         critical_n_features=n_c,
         fit=fit,
-        n_objects=pts.shape[2],
+        n_objects=n_objects,
         n_neurons=n_neurons,
-        n_points=int(problem.x.shape[1]),
+        n_points=n_points,
         rank=int(problem.rank),
         n_features=ns,
         fraction=np.array([r.fraction for r in rs], dtype=np.float64),
@@ -152,6 +179,8 @@ def _search(
         wall_time=time.perf_counter() - t0,
         options=opts,
         repetitions={int(n): results[n] for n in ns},
+        ball_dimensions=getattr(problem, "dimensions", None),
+        ball_radii=getattr(problem, "radii", None),
     )
 
 
@@ -163,6 +192,7 @@ def capacity(
     seed: int = 0,
     jobs: int = 1,
     progress: bool = False,
+    reference: xr.Dataset | None = None,
     **option_kwargs: Any,
 ) -> xr.Dataset:
     """Direct capacity of the object manifolds of one or more sessions of a manifold dataset.
@@ -186,6 +216,9 @@ def capacity(
         Worker processes for the repetitions (the result does not depend on it).
     progress : bool
         Show a progress bar per session.
+    reference : xarray.Dataset, optional
+        The geometry result (:func:`~dnn_manifolds.analysis.geometry.geometry`) of the same
+        sessions of the unchanged data, for the manipulations and ``balls``.
 
     Returns
     -------
@@ -203,8 +236,10 @@ def capacity(
 
     def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:
         t0 = time.perf_counter()
-        pts = check_points(values)
-        res = _search(pts, (seed, int(index)), opts, jobs=jobs, progress=title if progress else False, t0=t0)
+        ref = None if reference is None else SessionReference.from_geometry(_session_of(reference, title))
+        res = _search(
+            values, (seed, int(index)), opts, jobs=jobs, progress=title if progress else False, t0=t0, reference=ref
+        )
         return to_dataset(res)
 
     out, titles = run_sessions(dataset, session, analyse, fill_value=FILL_VALUES)
@@ -218,3 +253,17 @@ def capacity(
         stream_key="SeedSequence([seed, session_index, 0, n, rep])",
     )
     return out
+
+
+def _session_of(result: xr.Dataset, title: str) -> xr.Dataset:
+    """The part of an analysis result that belongs to session ``title``."""
+    if "session" in result.dims:
+        titles = [str(t) for t in result["session"].values]
+        if title not in titles:
+            raise UserError(f"the reference result has no session {title!r}; it has {titles}")
+        return result.isel(session=titles.index(title))
+    if "session" in result.coords and str(result["session"].values) != title:
+        raise UserError(
+            f"the reference result is for session {str(result['session'].values)!r}, not {title!r}"
+        )
+    return result

@@ -8,7 +8,8 @@ from typing import Any
 
 from ...errors import OptionError
 from ..controls import CONTROLS
-from ..options import Options, option
+from ..manipulations import ROUNDINGS, DataOptions
+from ..options import option
 from . import lp as _lp
 
 __all__ = [
@@ -37,11 +38,13 @@ STATUSES = (_lp.CERTIFIED, _lp.FALLBACK, _lp.REFERENCE, "shortcut", _lp.FAILED)
 
 
 @dataclass(frozen=True)
-class CapacityOptions(Options):
+class CapacityOptions(DataOptions):
     """Options of :func:`~dnn_manifolds.analysis.capacity.capacity` (all keyword, all validated).
 
     Execution settings (``jobs``, ``progress``) and the seed are arguments of the functions,
-    not options: they never change a result.
+    not options: they never change a result. The selections and manipulations of the data
+    (``n_objects``, ``samples_jump``, ``centre_scale``, ``clip_dimension``, ``permute_axes``)
+    are shared with the geometry (:class:`~dnn_manifolds.analysis.manipulations.DataOptions`).
     """
 
     ANALYSIS = "capacity"
@@ -96,7 +99,19 @@ class CapacityOptions(Options):
         "auto", "arithmetic of the Gaussian projections (auto: float32 for large bases)", choices=PROJECTION_PRECISIONS
     )
 
+    balls: str = option(
+        "none",
+        "capacity of balls with each object's centre, measured radius and floor/ceil/round of its "
+        "measured dimension instead of the manifolds (the spheres control; needs the geometry)",
+        choices=ROUNDINGS,
+    )
+
     def _check(self) -> None:
+        if self.balls != "none" and (self.manipulates or self.control != "none" or self.zscore):
+            raise OptionError(
+                "capacity option 'balls' replaces the manifolds by balls: it cannot be combined with "
+                "control, zscore or the manipulations"
+            )
         lo, hi = self.repetition_bounds
         if lo > hi:
             raise OptionError(

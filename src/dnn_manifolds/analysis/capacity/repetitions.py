@@ -36,8 +36,14 @@ def _worker_init(problem: Problem) -> None:
     _WORKER["limits"] = threadpool_limits(limits=1)
 
 
+def _run(problem, n: int, rep: int) -> tuple[bool | None, str]:
+    """One repetition: a problem with its own ``run`` (balls) or the manifolds' :func:`run_task`."""
+    run = getattr(problem, "run", None)
+    return run(n, rep) if run is not None else run_task(problem, n, rep)
+
+
 def _worker_task(task: tuple[int, int]) -> tuple[bool | None, str]:
-    return run_task(_WORKER["problem"], *task)
+    return _run(_WORKER["problem"], *task)
 
 
 class Runner:
@@ -73,7 +79,7 @@ class Runner:
                     if short is not None:
                         yield rep, (short, "shortcut")
                     else:
-                        yield rep, run_task(self.problem, n, rep)
+                        yield rep, _run(self.problem, n, rep)
             return
         pending: deque = deque()
         next_rep = 0

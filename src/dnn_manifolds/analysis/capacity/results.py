@@ -114,6 +114,8 @@ class CapacityResult:
         The options used.
     repetitions : dict of int to FractionResult
         Per tested ``n``, the repetitions themselves (outcomes and statuses).
+    ball_dimensions, ball_radii : ndarray of shape (n_objects,) or None
+        With ``balls``: each ball's dimension and absolute radius.
     """
 
     capacity: float
@@ -134,6 +136,8 @@ class CapacityResult:
     wall_time: float
     options: CapacityOptions
     repetitions: dict[int, FractionResult] = field(default_factory=dict, repr=False)
+    ball_dimensions: np.ndarray | None = field(default=None, repr=False)
+    ball_radii: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def capacity_fit(self) -> float:
@@ -190,6 +194,10 @@ def to_dataset(res: CapacityResult) -> xr.Dataset:
         "jumps": var("jumps", (), res.jumps),
         "wall_time": var("wall_time", (), res.wall_time),
     }
+    if res.ball_dimensions is not None:
+        data["ball_dimension"] = var("ball_dimension", "object", res.ball_dimensions)
+        data["ball_radius"] = var("ball_radius", "object", res.ball_radii)
+        data["mean_ball_dimension"] = var("mean_ball_dimension", (), float(np.mean(res.ball_dimensions)))
     coords = {
         nf: (nf, res.n_features, {"long_name": "number of features n", "units": "1"}),
         "status": ("status", list(STATUSES), {"long_name": "decision status"}),

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ...errors import UserError
+from ...errors import OptionError, UserError
 from ...validation import ArgumentTypeError
+from ..controls import zscore_neurons
+from ..manipulations import preserve_correlations, select_objects, select_samples
 from ..theory import ball_capacity, inverse_gardner
 from .anchors import SOLVER_STATUS, anchor_statistics, solve_anchor_points
 from .centres import CentreRankResult, optimal_centre_rank
@@ -48,8 +50,14 @@ class ManifoldGeometryResult:
     solver_counts : dict of str to int
         Gaussian draws per solver status (:data:`.anchors.SOLVER_STATUS`).
     n_neurons : int
+        Non-silent neurons of the data.
     wall_time : float
         Seconds.
+    layer_per_subset : dict of str to ndarray of shape (n_subsets,), optional
+        With ``n_neurons``: each layer aggregate per random neuron subset (``layer`` holds their
+        means, ``objects`` the per-object means over subsets).
+    subset_size : int, optional
+        Neurons per subset.
     """
 
     method: str
@@ -61,6 +69,8 @@ class ManifoldGeometryResult:
     solver_counts: dict[str, int]
     n_neurons: int
     wall_time: float = field(default=0.0)
+    layer_per_subset: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    subset_size: int | None = None
 
     @property
     def n_common(self) -> int:
@@ -193,25 +203,13 @@ def manifold_geometry(
     (one sample per object) the semi-analytic capacity is exactly α₀(κ) and R_M = 0.
     """
     opts = GeometryOptions.from_mapping(options, **option_kwargs)
-    method, n_t, kappa = opts.method, opts.draws, opts.kappa
     mans = _as_manifolds(points)
     rng = np.random.default_rng(rng)
     rng_centres, rng_draws = rng.spawn(2)
     t_start = time.perf_counter()
     limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
     try:
-        result = _manifold_geometry(
-            mans,
-            method,
-            n_t,
-            kappa,
-            rng_centres,
-            rng_draws,
-            opts.n_restarts,
-            opts.max_k,
-            opts.stiefel_options or {},
-            progress,
-        )
+        result = _manifold_geometry(mans, opts, rng, rng_centres, rng_draws, progress)
     finally:
         if limits is not None:
             limits.unregister()
@@ -219,26 +217,113 @@ def manifold_geometry(
     return result
 
 
-def _manifold_geometry(
-    mans, method, n_t, kappa, rng_centres, rng_draws, n_restarts, max_k, stiefel_options, progress
-) -> ManifoldGeometryResult:
-    P = len(mans)
-    N = mans[0].shape[0]
+def _padded(mans: list[np.ndarray]) -> np.ndarray:
+    """(N, max M, P) array of the manifolds, NaN-padded."""
+    m = max(x.shape[1] for x in mans)
+    out = np.full((mans[0].shape[0], m, len(mans)), np.nan)
+    for p, x in enumerate(mans):
+        out[:, : x.shape[1], p] = x
+    return out
+
+
+def _shuffle_samples(mans: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """Valid samples dealt at random into the objects, each keeping its count."""
+    cols = np.concatenate(mans, axis=1)
+    cols = cols[:, rng.permutation(cols.shape[1])]
+    bounds = np.cumsum([0] + [x.shape[1] for x in mans])
+    return [cols[:, bounds[p] : bounds[p + 1]] for p in range(len(mans))]
+
+
+def _origin(mans: list[np.ndarray], method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Object centres (N, P) and the global origin of the method."""
     counts = np.array([x.shape[1] for x in mans])
     centres = np.stack([x.mean(axis=1) for x in mans], axis=1)  # (N, P)
     if method == "smooth":
         origin = centres.mean(axis=1)
     else:
         origin = (centres * counts).sum(axis=1) / counts.sum()
+    return centres, origin
+
+
+def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws, progress) -> ManifoldGeometryResult:
+    """Selections and controls, the common centre structure, then the per-object geometry
+    (once, or per random neuron subset)."""
+    method = opts.method
+    if opts.n_objects is not None or opts.samples_jump != 1 or opts.zscore:
+        x = select_samples(select_objects(_padded(mans), opts.n_objects), opts.samples_jump)
+        if opts.zscore:
+            x = zscore_neurons(x)
+        mans = _as_manifolds(x)
+    centres, origin = _origin(mans, method)
     cres = optimal_centre_rank(
         centres,
         method=method,
         rng=rng_centres,
-        n_restarts=n_restarts,
-        max_k=max_k,
-        **stiefel_options,
+        n_restarts=opts.n_restarts,
+        max_k=opts.max_k,
+        **(opts.stiefel_options or {}),
     )
-    basis = cres.subspace  # (N, K)
+    basis = cres.subspace  # (N, K): from the data as given, kept through controls and manipulations
+    if opts.control == "shuffle" or opts.manipulates:
+        (rng_changes,) = rng.spawn(1)
+        if opts.control == "shuffle":
+            mans = _shuffle_samples(mans, rng_changes)
+        if opts.manipulates:
+            mans = _as_manifolds(
+                preserve_correlations(
+                    _padded(mans),
+                    basis,
+                    centre_scale=opts.centre_scale,
+                    dimension=opts.clip_dimension,
+                    permute_axes=opts.permute_axes,
+                    rng=rng_changes,
+                )
+            )
+        centres, origin = _origin(mans, method)
+    if opts.n_neurons is None:
+        return _object_geometry(mans, centres, origin, basis, cres, opts, rng_draws, progress)
+    N = mans[0].shape[0]
+    if opts.n_neurons > N:
+        raise OptionError(f"geometry option 'n_neurons': {opts.n_neurons} asked for, the session has {N} non-silent neurons")
+    (rng_subsets,) = rng.spawn(1)
+    projected = [x - basis @ (basis.T @ (x - origin[:, None])) for x in mans]  # common subspace removed
+    empty = np.zeros((opts.n_neurons, 0))
+    parts = []
+    for r in range(opts.neuron_repeats):
+        idx = np.sort(rng_subsets.choice(N, opts.n_neurons, replace=False))
+        sub = [x[idx] for x in projected]
+        c_sub, o_sub = _origin(sub, method)
+        report = None if progress is None else (lambda d, t, _r=r: progress(_r * t + d, opts.neuron_repeats * t))
+        parts.append(_object_geometry(sub, c_sub, o_sub, empty, cres, opts, rng_draws.spawn(1)[0], report))
+    return _combine_subsets(parts, cres, N)
+
+
+def _combine_subsets(parts: list[ManifoldGeometryResult], cres: CentreRankResult, n_neurons: int) -> ManifoldGeometryResult:
+    """Per-object values and layer aggregates averaged over neuron subsets (their spread kept)."""
+    objects = {k: np.mean([p.objects[k] for p in parts], axis=0) for k in parts[0].objects}
+    layer = {k: float(np.mean([p.layer[k] for p in parts])) for k in parts[0].layer}
+    per_subset = {k: np.array([p.layer[k] for p in parts]) for k in parts[0].layer}
+    counts = {k: int(sum(p.solver_counts[k] for p in parts)) for k in parts[0].solver_counts}
+    first = parts[0]
+    return ManifoldGeometryResult(
+        method=first.method,
+        n_t=first.n_t,
+        kappa=first.kappa,
+        objects=objects,
+        layer=layer,
+        centres=cres,
+        solver_counts=counts,
+        n_neurons=n_neurons,
+        layer_per_subset=per_subset,
+        subset_size=first.n_neurons,
+    )
+
+
+def _object_geometry(mans, centres, origin, basis, cres, opts: GeometryOptions, rng_draws, progress) -> ManifoldGeometryResult:
+    method, n_t, kappa = opts.method, opts.draws, opts.kappa
+    P = len(mans)
+    N = mans[0].shape[0]
+    counts = np.array([x.shape[1] for x in mans])
     rel = centres - origin[:, None]
     proj = basis.T @ rel  # (K, P)
     cnorm = np.sqrt(

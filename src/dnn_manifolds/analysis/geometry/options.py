@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import OptionError
-from ..options import Options, option
+from ..manipulations import DataOptions
+from ..options import option
 
 __all__ = ["DEFAULT_N_T", "GeometryOptions", "HEADLINE", "METHODS", "STIEFEL_DEFAULTS"]
 
@@ -35,9 +36,12 @@ STIEFEL_DEFAULTS = {
 
 STIEFEL_KEYS = ("max_iter", "xtol", "gtol", "ftol")
 
+CONTROLS = ("none", "shuffle")
+"""Controls of the geometry (the original geometry driver's ``data_randomization``)."""
+
 
 @dataclass(frozen=True)
-class GeometryOptions(Options):
+class GeometryOptions(DataOptions):
     """Options of :func:`~dnn_manifolds.analysis.geometry.geometry` and
     :func:`~dnn_manifolds.analysis.geometry.manifold_geometry` (all validated).
 
@@ -65,6 +69,22 @@ class GeometryOptions(Options):
         nullable=True,
         none_means="by method: min(ceil(P/2), 46), or #components below 95 % variance + 10",
     )
+    control: str = option(
+        "none",
+        "shuffle: samples dealt at random into the objects (each keeps its count), the common "
+        "centre subspace taken from the unshuffled data, as the original's geometry driver",
+        choices=CONTROLS,
+    )
+    zscore: bool = option(False, "z-score each neuron first")
+    n_neurons: int | None = option(
+        None,
+        "analyse random subsets of this many neurons (the common subspace from all of them)",
+        kind=int,
+        minimum=1,
+        nullable=True,
+        none_means="all neurons",
+    )
+    neuron_repeats: int = option(10, "random neuron subsets drawn when n_neurons is set", minimum=1)
     stiefel_options: dict | None = option(
         None,
         "optimiser settings max_iter, xtol, gtol, ftol (defaults: the original's, by method)",

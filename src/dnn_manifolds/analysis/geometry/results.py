@@ -84,11 +84,23 @@ def to_dataset(
         wall_time=var("wall_time", (), res.wall_time),
         seed_entropy=var("seed_entropy", (), json.dumps(list(seed_entropy))),
     )
+    sub = np.asarray(cres.subspace, dtype=np.float64)
+    data["common_subspace"] = var("common_subspace", ("neuron_used", "common"), sub)
+    if res.layer_per_subset is not None:
+        n_sub = len(next(iter(res.layer_per_subset.values())))
+        for name in LAYER_VARIABLES:
+            values = res.layer_per_subset[name]
+            data[f"{name}_per_subset"] = var(f"{name}_per_subset", "neuron_subset", values, measure=name)
+            sem = float(np.std(values, ddof=1) / np.sqrt(n_sub)) if n_sub > 1 else float("nan")
+            data[f"{name}_sem"] = var(f"{name}_sem", (), sem, measure=name)
+        data["neurons_per_subset"] = var("neurons_per_subset", (), res.subset_size)
     coords = {
         "object": ("object", np.asarray(object_ids)),
         "object_label": ("object", np.asarray(object_labels, dtype=object)),
         "object2": ("object2", np.asarray(object_ids)),
         "k": ("k", cres.k),
         "solver_status": ("solver_status", np.array(SOLVER_STATUS, dtype=object)),
+        "neuron_used": ("neuron_used", np.arange(sub.shape[0])),
+        "common": ("common", np.arange(sub.shape[1])),
     }
     return xr.Dataset(data, coords=coords)
