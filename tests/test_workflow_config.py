@@ -295,15 +295,21 @@ def test_experiments_and_replicates_expand_into_keyed_results():
     assert [m for m in c.manifolds] == ["affine_1d", "affine_1d_r1", "affine_1d_r2", "cloud"]
     rep = c.manifolds["affine_1d_r2"]
     assert (rep.manifold_set, rep.replicate, rep.neuron_seed, rep.objects_seed) == ("affine_1d", 2, 9, None)
-    entries = c.analysis_entries(lambda *a: "/".join(a))
+    path = lambda *a: "/".join(a)  # noqa: E731
+    entries = c.analysis_entries(path)
     assert not any(e["manifold"] == "cloud" and e["network"] == "alexnet_untrained" for e in entries)
     spheres = [e for e in entries if e["experiment"] == "spheres"]
     assert {e["manifold"] for e in spheres} == {"affine_1d", "affine_1d_r1", "affine_1d_r2"}
     assert {e["layer"] for e in spheres} == {"pixels", "relu4"}
-    assert all(e["reference"].endswith("/geometry") and e["analysis"] == "capacity" for e in spheres)
-    shuffle = [e for e in entries if e["experiment"] == "shuffle"]
-    assert {e["network"] for e in shuffle} == {"democnn"} and all(e["reference"] is None for e in shuffle)
     keys = [(e["network"], e["manifold"], e["layer"], e["transform"], e["experiment"]) for e in entries]
     assert len(keys) == len(set(keys))
+    jobs = c.analysis_jobs(path)
+    sphere_jobs = [j for j in jobs if j["experiment"] == "spheres"]
+    assert all(j["reference"].endswith("/geometry") and j["analysis"] == "capacity" for j in sphere_jobs)
+    assert all(j["manifolds"] == ["affine_1d", "affine_1d_r1", "affine_1d_r2"] for j in sphere_jobs)  # one job, three sets
+    shuffle = [j for j in jobs if j["experiment"] == "shuffle"]
+    assert {j["network"] for j in shuffle} == {"democnn"} and all(j["reference"] is None for j in shuffle)
+    files = [j["path"] for j in jobs]
+    assert len(files) == len(set(files))
     exp = c.experiment_for("shuffle", "point-cloud")
     assert exp.variant_options()[0].method == "point_cloud" and len(exp.variants) == 2

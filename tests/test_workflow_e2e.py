@@ -109,9 +109,10 @@ def test_plots_and_contact_sheet_exist_and_are_not_empty(mini):
 
 
 def test_outputs_record_seeds_versions_and_have_normal_permissions(mini):
-    path = mini / "results/analysis/democnn/line/relu4/x-translation/capacity.nc"
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+    path = mini / "results/analysis/democnn/relu4/x-translation/capacity.nc"
+    with xr.open_dataset(path, engine="h5netcdf", group="line") as ds:  # one group per manifold set
         assert "dnn_manifolds_version" in ds.attrs and "seed" in ds.attrs
+        assert ds.attrs["key_manifold"] == "line" and ds.attrs["key_kind"] == "1d"
     with xr.open_dataset(mini / "results/datasets/democnn/line.nc", engine="h5netcdf") as ds:
         assert "seeds" in ds.attrs or "seed" in ds.attrs
     assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
@@ -130,9 +131,9 @@ def test_report_is_generated(mini):
 
 
 def test_logs_and_benchmarks_are_written(mini):
-    log = (mini / "logs/capacity/democnn/line/relu4/x-translation.log").read_text()
+    log = (mini / "logs/capacity/democnn/relu4/x-translation.log").read_text()
     assert "alpha_c" in log and "n/s" in log  # the result and the progress bar (rate)
-    assert (mini / "benchmarks/capacity/democnn/line/relu4/x-translation.tsv").exists()
+    assert (mini / "benchmarks/capacity/democnn/relu4/x-translation.tsv").exists()
     assert (mini / "benchmarks/generate/democnn/line/x-translation_o000-003.tsv").exists()
 
 
@@ -152,7 +153,7 @@ def test_filtered_rerun_recomputes_one_layer_and_leaves_the_table_alone(mini, tm
     after = _mtimes(mini, "results/analysis/**/*.nc")
     changed = sorted(k for k in after if after[k] != before[k])
     assert changed and all("/relu4/" in k for k in changed), changed
-    assert len(changed) == 4  # 2 manifold sets × (capacity, geometry)
+    assert len(changed) == 4  # 2 transforms (one manifold set each) × (capacity, geometry)
     assert (mini / "results/tables/results.csv").stat().st_mtime_ns == table_before
     # the next plain run brings the aggregate up to date, over every layer
     _run(mini)
@@ -161,7 +162,7 @@ def test_filtered_rerun_recomputes_one_layer_and_leaves_the_table_alone(mini, tm
 
 
 def test_rerun_of_one_target_touches_nothing_else(mini):
-    target = "results/analysis/democnn/cloud/pixels/full/geometry.nc"
+    target = "results/analysis/democnn/pixels/full/geometry.nc"
     before = _mtimes(mini, "results/**/*.nc")
     _run(mini, "--forcerun", target, "--", target)
     after = _mtimes(mini, "results/**/*.nc")

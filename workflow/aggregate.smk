@@ -3,7 +3,7 @@
 
 rule aggregate:
     input:
-        [e["path"] for e in analysis_entries()],
+        analysis_files(),
     output:
         csv=report(
             "results/tables/results.csv",
@@ -32,9 +32,7 @@ rule aggregate:
 rule plots:
     input:
         table="results/tables/results.csv",
-        capacity=[
-            e["path"] for e in analysis_entries() if e["experiment"] == "capacity"
-        ],
+        capacity=analysis_files("capacity"),
     output:
         capacity=report(
             "results/plots/capacity_vs_layer.png",

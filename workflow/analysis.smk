@@ -1,17 +1,19 @@
-# One capacity job and one geometry job per (network, manifold set, layer, transform): each
-# reads one session ("<layer>/<transform>") of the collected manifold dataset. One job per
-# experiment (config key experiments) and session runs every variant of its grid.
+# Analysis jobs: one per (network, layer, transform) and analysis — the baseline capacity and
+# geometry, and each experiment of the config — over every manifold set that the network
+# records with that transform (dnn_manifolds.workflow.config.analysis_jobs). Each job reads
+# the session "<layer>/<transform>" of each set's manifold dataset and writes one file with one
+# group per set.
 
 
 rule capacity:
     input:
-        "results/datasets/{network}/{manifold}.nc",
+        unpack(job_input("capacity")),
     output:
-        "results/analysis/{network}/{manifold}/{layer}/{transform}/capacity.nc",
+        "results/analysis/{network}/{layer}/{transform}/capacity.nc",
     log:
-        "logs/capacity/{network}/{manifold}/{layer}/{transform}.log",
+        "logs/capacity/{network}/{layer}/{transform}.log",
     benchmark:
-        "benchmarks/capacity/{network}/{manifold}/{layer}/{transform}.tsv"
+        "benchmarks/capacity/{network}/{layer}/{transform}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -19,22 +21,20 @@ rule capacity:
         mem_mb=3000,
         runtime=120,
     params:
-        session="{layer}/{transform}",
-        seed=CFG.seeds["capacity"],
-        options=CFG.capacity_options,
+        job=job_params("capacity"),
     script:
-        "../scripts/capacity.py"
+        "../scripts/analysis_job.py"
 
 
 rule geometry:
     input:
-        "results/datasets/{network}/{manifold}.nc",
+        unpack(job_input("geometry")),
     output:
-        "results/analysis/{network}/{manifold}/{layer}/{transform}/geometry.nc",
+        "results/analysis/{network}/{layer}/{transform}/geometry.nc",
     log:
-        "logs/geometry/{network}/{manifold}/{layer}/{transform}.log",
+        "logs/geometry/{network}/{layer}/{transform}.log",
     benchmark:
-        "benchmarks/geometry/{network}/{manifold}/{layer}/{transform}.tsv"
+        "benchmarks/geometry/{network}/{layer}/{transform}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -42,22 +42,20 @@ rule geometry:
         mem_mb=3000,
         runtime=60,
     params:
-        session="{layer}/{transform}",
-        seed=CFG.seeds["geometry"],
-        options=geometry_options,
+        job=job_params("geometry"),
     script:
-        "../scripts/geometry.py"
+        "../scripts/analysis_job.py"
 
 
 rule experiment:
     input:
-        unpack(experiment_input),
+        unpack(job_input()),
     output:
-        "results/analysis/{network}/{manifold}/{layer}/{transform}/experiments/{experiment}.nc",
+        "results/analysis/{network}/{layer}/{transform}/experiments/{experiment}.nc",
     log:
-        "logs/experiments/{network}/{manifold}/{layer}/{transform}/{experiment}.log",
+        "logs/experiments/{network}/{layer}/{transform}/{experiment}.log",
     benchmark:
-        "benchmarks/experiments/{network}/{manifold}/{layer}/{transform}/{experiment}.tsv"
+        "benchmarks/experiments/{network}/{layer}/{transform}/{experiment}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -65,8 +63,6 @@ rule experiment:
         mem_mb=3000,
         runtime=240,
     params:
-        session="{layer}/{transform}",
-        seed=experiment_seed,
-        experiment=experiment_params,
+        job=job_params(),
     script:
-        "../scripts/experiment.py"
+        "../scripts/analysis_job.py"

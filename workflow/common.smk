@@ -95,45 +95,71 @@ def shard_spec(wildcards):
     )
 
 
-def analysis_path(network, manifold, layer, transform, name):
-    """A result file: a baseline analysis (capacity, geometry) or an experiment."""
-    base = f"results/analysis/{network}/{manifold}/{layer}/{transform}"
+def analysis_path(network, layer, transform, name):
+    """An analysis job's file: a baseline analysis (capacity, geometry) or an experiment,
+    with one group per manifold set."""
+    base = f"results/analysis/{network}/{layer}/{transform}"
     if name in wfc.BASELINES:
         return f"{base}/{name}.nc"
     return f"{base}/experiments/{name}.nc"
 
 
-def experiment_input(wildcards):
-    """The dataset, and the baseline geometry when the experiment needs it."""
-    inputs = {
-        "dataset": f"results/datasets/{wildcards.network}/{wildcards.manifold}.nc"
-    }
-    if CFG.experiments[wildcards.experiment].needs_reference:
-        inputs["reference"] = analysis_path(
-            wildcards.network,
-            wildcards.manifold,
-            wildcards.layer,
-            wildcards.transform,
-            "geometry",
-        )
+_JOBS = {}
+
+
+def analysis_job(wildcards, name=None):
+    """The analysis job of these wildcards (config.analysis_jobs), looked up in an index."""
+    if not _JOBS:
+        for job in CFG.analysis_jobs(analysis_path):
+            key = (job["network"], job["layer"], job["transform"], job["experiment"])
+            _JOBS[key] = job
+    name = name or wildcards.experiment
+    key = (wildcards.network, wildcards.layer, wildcards.transform, name)
+    if key not in _JOBS:
+        raise ValueError(f"no {name} job for {key[:3]} in this configuration")
+    return _JOBS[key]
+
+
+def job_input(name=None):
+    """Input function: the job's manifold datasets (and its reference geometry)."""
+
+    def inputs(wildcards):
+        job = analysis_job(wildcards, name)
+        out = {
+            "datasets": [
+                f"results/datasets/{wildcards.network}/{m}.nc" for m in job["manifolds"]
+            ]
+        }
+        if job["reference"]:
+            out["reference"] = job["reference"]
+        return out
+
     return inputs
 
 
-def experiment_params(wildcards):
-    """The experiment (analysis, every variant's options) for this manifold set's kind."""
-    exp = CFG.experiment_for(
-        wildcards.experiment, CFG.manifolds[wildcards.manifold].kind
-    )
-    return {
-        "name": exp.name,
-        "analysis": exp.analysis,
-        "options": dict(exp.options),
-        "grid": exp.variants,
-    }
+def job_params(name=None):
+    """Params function: what run_job needs besides its files (sets, options, seed)."""
+
+    def params(wildcards):
+        job = analysis_job(wildcards, name)
+        return {
+            "analysis": job["analysis"],
+            "experiment": job["experiment"],
+            "sets": CFG.job_sets(job),
+            "session": f"{wildcards.layer}/{wildcards.transform}",
+            "seed": CFG.seeds[job["analysis"]],
+        }
+
+    return params
 
 
-def experiment_seed(wildcards):
-    return CFG.seeds[CFG.experiments[wildcards.experiment].analysis]
+def analysis_files(experiment=None):
+    """Every analysis job's file (of one experiment, if given)."""
+    return [
+        j["path"]
+        for j in CFG.analysis_jobs(analysis_path)
+        if experiment is None or j["experiment"] == experiment
+    ]
 
 
 def analysis_entries():
@@ -158,10 +184,6 @@ def contact_sheet_params(wildcards):
     }
 
 
-def geometry_options(wildcards):
-    return CFG.geometry_options_for(CFG.manifolds[wildcards.manifold].kind)
-
-
 def generation_resources_gpu(wildcards):
     return 1 if CFG.uses_gpu else 0
 
@@ -183,9 +205,7 @@ def all_targets():
     """
     targets = []
     if CFG.filtered:
-        targets += [
-            e["path"] for e in CFG.analysis_entries(analysis_path, filtered=True)
-        ]
+        targets += [j["path"] for j in CFG.analysis_jobs(analysis_path, filtered=True)]
     elif CFG.networks and CFG.manifolds:
         targets += [
             "results/tables/results.csv",

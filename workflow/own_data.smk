@@ -22,7 +22,7 @@ rule import_own_data:
         "../scripts/import_own_data.py"
 
 
-use rule capacity as own_capacity with:
+rule own_capacity:
     input:
         "results/own/{name}/dataset.nc",
     output:
@@ -31,15 +31,21 @@ use rule capacity as own_capacity with:
         "logs/own/{name}/capacity.log",
     benchmark:
         "benchmarks/own/{name}/capacity.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
     params:
-        session=None,
+        analysis="capacity",
         seed=CFG.seeds["capacity"],
         options=CFG.capacity_options,
+    script:
+        "../scripts/own_analysis.py"
 
 
-use rule geometry as own_geometry with:
-    input:
-        "results/own/{name}/dataset.nc",
+use rule own_capacity as own_geometry with:
     output:
         "results/own/{name}/geometry.nc",
     log:
@@ -47,7 +53,7 @@ use rule geometry as own_geometry with:
     benchmark:
         "benchmarks/own/{name}/geometry.tsv"
     params:
-        session=None,
+        analysis="geometry",
         seed=CFG.seeds["geometry"],
         options=CFG.geometry_options_for("own"),
 

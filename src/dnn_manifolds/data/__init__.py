@@ -23,7 +23,7 @@ from .dataset import (
     summarize,
     validate_dataset,
 )
-from .files import atomic_path, read_result, write_netcdf, write_text
+from .files import atomic_path, read_groups, read_result, write_netcdf, write_netcdf_groups, write_text
 from .importers import import_data
 from .provenance import config_digest, provenance_attrs
 
@@ -38,6 +38,7 @@ __all__ = [
     "load_dataset",
     "make_dataset",
     "provenance_attrs",
+    "read_groups",
     "read_result",
     "resolve_session",
     "save_dataset",
@@ -46,5 +47,6 @@ __all__ = [
     "summarize",
     "validate_dataset",
     "write_netcdf",
+    "write_netcdf_groups",
     "write_text",
 ]

@@ -139,6 +139,14 @@ def write_netcdf(
     Attributes of the dataset and of each variable are made netCDF-safe first
     (:func:`netcdf_safe_attrs`). ``encoding`` entries override the defaults per variable.
     """
+    ds, enc = _prepared(ds, encoding, compress)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine=NETCDF_ENGINE, encoding=enc, invalid_netcdf=False)
+    return Path(path)
+
+
+def _prepared(ds, encoding, compress):
+    """A shallow copy with netCDF-safe attributes, and its encoding."""
     ds = ds.copy(deep=False)
     ds.attrs = netcdf_safe_attrs(ds.attrs)
     enc: dict[str, dict[str, Any]] = {}
@@ -148,9 +156,50 @@ def write_netcdf(
             enc[str(name)] = {"zlib": True, "complevel": 4, "shuffle": True}
     for name, extra in (encoding or {}).items():
         enc.setdefault(name, {}).update(extra)
+    return ds, enc
+
+
+def write_netcdf_groups(
+    groups: Mapping[str, Any], path: str | os.PathLike, *, attrs: Mapping[str, Any] | None = None
+) -> Path:
+    """Write several datasets into one netCDF-4 file, one group each, atomically.
+
+    ``groups`` maps group names (``[A-Za-z0-9_-]+``) to :class:`xarray.Dataset`; ``attrs`` go
+    to the root group. Read back with :func:`read_groups`.
+    """
+    import xarray as xr
+
+    if not groups:
+        raise ValueError("write_netcdf_groups needs at least one group")
     with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine=NETCDF_ENGINE, encoding=enc, invalid_netcdf=False)
+        xr.Dataset(attrs=netcdf_safe_attrs(dict(attrs or {}))).to_netcdf(tmp, engine=NETCDF_ENGINE)
+        for name, ds in groups.items():
+            ds, enc = _prepared(ds, None, True)
+            ds.to_netcdf(tmp, mode="a", group=str(name), engine=NETCDF_ENGINE, encoding=enc)
     return Path(path)
+
+
+def read_groups(path: str | os.PathLike) -> dict[str, Any]:
+    """The groups of a file written by :func:`write_netcdf_groups`, loaded: name → Dataset.
+
+    Raises ``FileNotFoundError`` if it is missing and :class:`~dnn_manifolds.errors.UserError`
+    naming the file if it cannot be read (truncated, not netCDF).
+    """
+    import xarray as xr
+
+    from ..errors import UserError
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        tree = xr.open_datatree(path, engine=NETCDF_ENGINE)
+        try:
+            return {name: node.to_dataset().load() for name, node in tree.children.items()}
+        finally:
+            tree.close()
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise UserError(f"{path}: cannot be read as an analysis result ({err})") from err
 
 
 def read_result(path: str | os.PathLike):

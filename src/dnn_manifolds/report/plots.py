@@ -218,7 +218,7 @@ def plot_separability_curves_from_results(entries: Sequence[Mapping], path, *, p
         transform = per_panel_transform or group[0]["transform"]
         group = sorted((e for e in group if e["transform"] == transform), key=lambda e: e["layer_index"])
         for k, e in enumerate(group):
-            with xr.open_dataset(e["path"], engine=NETCDF_ENGINE) as ds:
+            with xr.open_dataset(e["path"], engine=NETCDF_ENGINE, group=e.get("group")) as ds:
                 n = np.asarray(ds["n_features"].values, dtype=float)
                 frac = np.asarray(ds["separable_fraction"].values, dtype=float)
             keep = np.isfinite(frac)

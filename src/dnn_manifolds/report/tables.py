@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..data.files import NETCDF_ENGINE, atomic_path, write_netcdf
+from ..data.files import NETCDF_ENGINE, atomic_path, read_groups, write_netcdf
 
 KEY_COLUMNS = (
     "network",
@@ -179,8 +179,9 @@ def build_table(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     Parameters
     ----------
     entries : iterable of mapping
-        Each with ``path`` (an analysis netCDF file) and its key columns (the keyword
-        arguments of :func:`tidy_records`); other fields are ignored.
+        Each with ``path`` (an analysis netCDF file), ``group`` (the manifold set's group in
+        it, for the workflow's multi-set files) and its key columns (the keyword arguments of
+        :func:`tidy_records`); other fields are ignored.
 
     Raises
     ------
@@ -188,13 +189,24 @@ def build_table(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         If a listed file is missing (the table never silently shrinks to what exists).
     """
     rows: list[dict[str, Any]] = []
+    files: dict[str, dict[str, xr.Dataset]] = {}
     for entry in entries:
         path = Path(entry["path"])
         key = {k: entry[k] for k in KEY_COLUMNS if k in entry}
         if not path.exists():
             raise FileNotFoundError(f"{path}: analysis result missing; the table would be incomplete")
-        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
-            rows.extend(tidy_records(ds.load(), **key))
+        group = entry.get("group")
+        if group is None:
+            with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+                rows.extend(tidy_records(ds.load(), **key))
+            continue
+        if str(path) not in files:
+            files.clear()  # entries come file by file: keep one file's groups in memory
+            files[str(path)] = read_groups(path)
+        groups = files[str(path)]
+        if group not in groups:
+            raise FileNotFoundError(f"{path}: no result of manifold set {group!r}; the table would be incomplete")
+        rows.extend(tidy_records(groups[group], **key))
     return _frame(rows).sort_values(
         ["network", "kind", "manifold", "experiment", "analysis", "variant", "transform", "layer_index", "measure"],
         kind="stable",

@@ -183,12 +183,18 @@ class WorkflowConfig:
         nets = self.manifolds[manifold].networks
         return nets is None or network in nets
 
-    def analysis_entries(self, path: Callable[..., str], *, filtered: bool = False) -> list[dict[str, Any]]:
-        """One entry per result file — (network, manifold set, layer, transform, experiment),
-        the baseline analyses first — in a stable order.
+    def analysis_jobs(self, path: Callable[..., str], *, filtered: bool = False) -> list[dict[str, Any]]:
+        """One analysis job per (network, layer, transform, experiment), in a stable order.
 
-        ``path(network, manifold, layer, transform, experiment)`` gives a result's file; an
-        experiment's entry names the baseline geometry file it needs as ``reference`` (or None).
+        A job analyses, for one network, layer and transform, every manifold set (and
+        replicate) that the network records with that transform and that the experiment
+        applies to — the baseline analyses ``capacity`` and ``geometry`` first — and writes one
+        file, ``path(network, layer, transform, experiment)``, with one group per set. Jobs
+        fan out over networks, layers, transforms and experiments; the manifold sets of one
+        transform share a job (so the DAG stays small at the paper's size). An experiment
+        that needs the sessions' geometry names the baseline geometry file as ``reference``.
+        With ``filtered``, the ``only`` filter selects jobs (``only.manifolds``: jobs with one
+        of those sets; the job still analyses all its sets).
         """
         only = self.only if filtered else {}
         names = [*self.analyses, *self.experiments]
@@ -196,52 +202,99 @@ class WorkflowConfig:
         for network, net in self.networks.items():
             if only.get("networks") and network not in only["networks"]:
                 continue
-            for manifold, man in self.manifolds.items():
-                if not self.records(network, manifold):
+            recorded = [m for m in self.manifolds if self.records(network, m)]
+            transforms = list(dict.fromkeys(t for m in recorded for t in self.manifolds[m].transforms))
+            for layer in net.layers:
+                if only.get("layers") and layer not in only["layers"]:
                     continue
-                if only.get("manifolds") and manifold not in only["manifolds"] and man.manifold_set not in only["manifolds"]:
-                    continue
-                for layer in net.layers:
-                    if only.get("layers") and layer not in only["layers"]:
+                for transform in transforms:
+                    if only.get("transforms") and transform not in only["transforms"]:
                         continue
-                    for transform in man.transforms:
-                        if only.get("transforms") and transform not in only["transforms"]:
+                    sets = [m for m in recorded if transform in self.manifolds[m].transforms]
+                    for name in names:
+                        if only.get("experiments") and name not in only["experiments"]:
                             continue
-                        for name in names:
-                            if only.get("experiments") and name not in only["experiments"]:
-                                continue
-                            exp = self.experiments.get(name)
-                            if exp is not None and not exp.applies(network, man.manifold_set, layer, transform):
-                                continue
-                            analysis = exp.analysis if exp is not None else name
-                            reference = None
-                            if exp is not None and exp.needs_reference:
-                                reference = path(network, manifold, layer, transform, "geometry")
-                            out.append(
-                                {
-                                    "path": path(network, manifold, layer, transform, name),
-                                    "network": network,
-                                    **man.key(),
-                                    "layer": layer,
-                                    "layer_index": net.layer_index[layer],
-                                    "transform": transform,
-                                    "experiment": name,
-                                    "analysis": analysis,
-                                    "reference": reference,
-                                }
-                            )
+                        exp = self.experiments.get(name)
+                        chosen = [
+                            m
+                            for m in sets
+                            if exp is None or exp.applies(network, self.manifolds[m].manifold_set, layer, transform)
+                        ]
+                        if not chosen:
+                            continue
+                        if only.get("manifolds") and not any(
+                            m in only["manifolds"] or self.manifolds[m].manifold_set in only["manifolds"]
+                            for m in chosen
+                        ):
+                            continue
+                        reference = None
+                        if exp is not None and exp.needs_reference:
+                            reference = path(network, layer, transform, "geometry")
+                        out.append(
+                            {
+                                "path": path(network, layer, transform, name),
+                                "network": network,
+                                "layer": layer,
+                                "layer_index": net.layer_index[layer],
+                                "transform": transform,
+                                "experiment": name,
+                                "analysis": exp.analysis if exp is not None else name,
+                                "manifolds": chosen,
+                                "reference": reference,
+                            }
+                        )
+        return out
+
+    def analysis_entries(self, path: Callable[..., str], *, filtered: bool = False) -> list[dict[str, Any]]:
+        """One entry per result — a manifold set (a group) of an analysis job's file — with
+        every key column of the tidy table (:mod:`dnn_manifolds.report.tables`)."""
+        out = []
+        for job in self.analysis_jobs(path, filtered=filtered):
+            for manifold in job["manifolds"]:
+                entry = {k: v for k, v in job.items() if k not in ("manifolds", "reference")}
+                out.append({**entry, **self.manifolds[manifold].key(), "group": manifold})
+        return out
+
+    def job_sets(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        """What an analysis job needs per manifold set: its key, kind and options."""
+        cache = self.__dict__.setdefault("_cache_job_sets", {})
+        ident = (job["network"], job["layer"], job["transform"], job["experiment"])
+        if ident not in cache:
+            cache[ident] = self._job_sets(job)
+        return cache[ident]
+
+    def _job_sets(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        exp = self.experiments.get(job["experiment"])
+        per_kind: dict[str, tuple[dict[str, Any], Any]] = {}
+        out = []
+        for manifold in job["manifolds"]:
+            man = self.manifolds[manifold]
+            if man.kind not in per_kind:
+                if exp is None:
+                    per_kind[man.kind] = (self.options_for(job["analysis"], man.kind), None)
+                else:
+                    library = self.experiment_for(exp.name, man.kind)
+                    per_kind[man.kind] = (dict(library.options), library.variants)
+            options, grid = per_kind[man.kind]
+            out.append({"key": man.key(), "options": options, "grid": grid})
         return out
 
     def experiment_for(self, name: str, kind: str) -> Experiment:
         """The library experiment of ``experiments.<name>`` for a manifold kind."""
-        spec = self.experiments[name]
-        return spec.experiment(self.options_for(spec.analysis, kind))
+        cache = self.__dict__.setdefault("_cache_experiments", {})
+        if (name, kind) not in cache:
+            spec = self.experiments[name]
+            cache[(name, kind)] = spec.experiment(self.options_for(spec.analysis, kind))
+        return cache[(name, kind)]
 
     def options_for(self, analysis: str, kind: str) -> dict[str, Any]:
         """The config's options of an analysis for a manifold kind (every option written out)."""
         if analysis == "capacity":
             return dict(self.capacity_options)
-        return self.geometry_options_for(kind)
+        cache = self.__dict__.setdefault("_cache_geometry_options", {})
+        if kind not in cache:
+            cache[kind] = self.geometry_options_for(kind)
+        return dict(cache[kind])
 
     def contact_sheet_targets(self) -> list[tuple[str, str]]:
         """(manifold, transform) pairs that get a contact sheet (smooth manifolds only)."""

@@ -1,0 +1,100 @@
+"""One analysis job of the workflow: an analysis or experiment of one session of several sets.
+
+A job (:meth:`dnn_manifolds.workflow.config.WorkflowConfig.analysis_jobs`) analyses, for one
+network, layer and transform, the session ``"<layer>/<transform>"`` of every manifold set it
+lists, and writes one netCDF file with one group per set (:func:`run_job`). Each group is the
+analysis's output for that set, with the set's key (network, manifold set, replicate, kind,
+range factor, P, M, layer, transform, experiment) in its attributes. Doing the sets of one
+transform in one process pays the interpreter and import cost once per job, not per set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["run_job"]
+
+log = logging.getLogger(__name__)
+
+
+def run_job(
+    *,
+    analysis: str,
+    experiment: str,
+    sets: Sequence[Mapping[str, Any]],
+    datasets: Sequence[str],
+    session: str,
+    seed: int,
+    output: str,
+    references: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Run one analysis job and write its file.
+
+    Parameters
+    ----------
+    analysis : {"capacity", "geometry"}
+    experiment : str
+        ``capacity``/``geometry`` for the baselines, else the experiment's name.
+    sets : sequence of mapping
+        Per manifold set: ``key`` (its key columns), ``options`` (the analysis's options for
+        its kind) and ``grid`` (the experiment's variants, or None for a baseline).
+    datasets : sequence of str
+        The sets' manifold datasets, in the order of ``sets``.
+    session : str
+        ``"<layer>/<transform>"``.
+    seed : int
+        The analysis's seed.
+    output : str
+        The file to write (one group per set).
+    references : str, optional
+        The baseline geometry file of the same network, layer and transform (for experiments
+        that need it).
+    """
+    from ..analysis.experiments import Experiment, run_experiment
+    from ..data import load_dataset, read_groups, write_netcdf_groups
+
+    if len(sets) != len(datasets):
+        raise ValueError("one dataset per manifold set is needed")
+    reference_groups = read_groups(references) if references else {}
+    groups = {}
+    for spec, path in zip(sets, datasets):
+        key = dict(spec["key"])
+        name = key["manifold"]
+        with load_dataset(path, validate=False) as ds:  # session_data checks what it reads
+            if spec.get("grid") is None:
+                result = _baseline(analysis, ds, session, seed, spec["options"], progress)
+            else:
+                exp = Experiment(experiment, analysis, spec["options"], spec["grid"])
+                reference = reference_groups.get(name) if exp.needs_reference else None
+                if exp.needs_reference and reference is None:
+                    raise ValueError(f"{references}: no baseline geometry of set {name!r}")
+                result = run_experiment(ds, exp, session=session, seed=seed, reference=reference, progress=progress)
+        result.attrs.update({f"key_{k}": ("" if v is None else v) for k, v in key.items()})
+        result.attrs.update(key_layer=session.split("/")[0], key_transform=session.split("/")[1], key_experiment=experiment)
+        groups[name] = result
+        symbol = "alpha_c" if analysis == "capacity" else "alpha_M"
+        log.info("%s %s, set %s: %s = %s", experiment, session, name, symbol, result["capacity"].values)
+    from ..data.provenance import provenance_attrs
+
+    root = provenance_attrs(
+        seeds={analysis: int(seed)},
+        experiment=experiment,
+        analysis=analysis,
+        session=session,
+        manifold_sets=list(groups),
+    )
+    return write_netcdf_groups(groups, output, attrs=root)
+
+
+def _baseline(analysis: str, ds, session: str, seed: int, options: Mapping[str, Any], progress: bool):
+    if analysis == "capacity":
+        from ..analysis.capacity import capacity
+
+        return capacity(ds, dict(options), session=session, seed=seed, progress=progress)
+    from ..analysis.geometry import geometry
+
+    return geometry(ds, dict(options), session=session, seed=seed, progress=progress)
