@@ -32,6 +32,7 @@ __all__ = [
     "add_sessions",
     "check_output",
     "command_line",
+    "json_mapping",
     "non_negative_int",
     "option_values",
     "positive_int",
@@ -92,6 +93,11 @@ def session_argument(values: Sequence[str] | None) -> str | list[str] | None:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def json_mapping(text: str) -> dict[str, Any]:
+    """argparse type: a JSON object."""
+    return _json_mapping(text)
 
 
 def _json_mapping(text: str) -> dict[str, Any]:

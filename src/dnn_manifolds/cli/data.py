@@ -3,6 +3,8 @@
 ::
 
     dnn-manifolds import IN OUT.nc [--variable NAME] [--quiet]
+    dnn-manifolds import ASSEMBLY.nc OUT.nc --object-coord C [--session-coord C] [--average-by C]
+    dnn-manifolds import FEATURES OUT.nc --labels FILE [--labels-column C] [--labels-from parent]
     dnn-manifolds info IN [--variable NAME] [--json]
 """
 
@@ -15,11 +17,23 @@ from pathlib import Path
 from .common import add_quiet, check_output
 
 
-def _import(args: argparse.Namespace) -> int:
-    from ..data import TUNING, import_data, save_dataset
+def _read_input(args: argparse.Namespace):
+    """The input as a manifold dataset (:func:`dnn_manifolds.data.inputs.import_any`)."""
+    from ..data.inputs import import_any
 
-    check_output(args.output, args.input)
-    ds = import_data(args.input, variable=args.variable)
+    return import_any(
+        args.input, variable=args.variable, object_coord=args.object_coord, session_coord=args.session_coord,
+        average_by=args.average_by, presentation_dim=args.presentation_dim, neuroid_dim=args.neuroid_dim,
+        labels=args.labels, labels_column=args.labels_column, labels_from=args.labels_from,
+    )
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ..data import TUNING, save_dataset
+
+    inputs = [args.input] + ([args.labels] if args.labels else [])
+    check_output(args.output, *inputs)
+    ds = _read_input(args)
     save_dataset(ds, args.output)
     if not args.quiet:
         sizes = ds[TUNING].sizes
@@ -31,13 +45,14 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..data import import_data, load_dataset, summarize
+    from ..data import load_dataset, summarize
 
     path = Path(args.input)
-    if path.suffix.lower() in (".nc", ".nc4", ".netcdf", ".h5"):
+    special = args.object_coord is not None or args.labels is not None or args.labels_column is not None
+    if path.suffix.lower() in (".nc", ".nc4", ".netcdf", ".h5") and not special:
         ds = load_dataset(path)
     else:
-        ds = import_data(path, variable=args.variable)
+        ds = _read_input(args)
     with ds:
         info = summarize(ds)
     if args.json:
@@ -58,19 +73,40 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_source_flags(p) -> None:
+    a = p.add_argument_group("assemblies (presentation × neuroid, e.g. Brain-Score / brainio netCDF)")
+    a.add_argument("--object-coord", default=None, metavar="C",
+                   help="presentation coordinate naming each presentation's object (e.g. object_name)")
+    a.add_argument("--session-coord", default=None, metavar="C",
+                   help="neuroid (or presentation) coordinate splitting the data into sessions (e.g. region)")
+    a.add_argument("--average-by", default=None, metavar="C",
+                   help="presentation coordinate identifying the stimulus: its repetitions are averaged (e.g. stimulus_id)")
+    a.add_argument("--presentation-dim", default="presentation", help="name of the presentation dim (default %(default)s)")
+    a.add_argument("--neuroid-dim", default="neuroid", help="name of the neuroid dim (default %(default)s)")
+    f = p.add_argument_group("feature matrices (n_stimuli, n_features), e.g. thingsvision's")
+    f.add_argument("--labels", default=None, metavar="FILE",
+                   help="one label (object) per stimulus: .txt (one per line), .csv/.tsv or .npy")
+    f.add_argument("--labels-column", default=None, metavar="C",
+                   help="the labels' column in the labels CSV/TSV, or in a CSV/TSV features file")
+    f.add_argument("--labels-from", default="value", choices=["value", "parent"],
+                   help="'parent': labels are paths and their parent folder names the object")
+
+
 def register(subparsers) -> None:
     from ..data.importers import DATA_VARIABLE
 
     p = subparsers.add_parser(
         "import",
-        help="import own data (.mat v5/v7/v7.3, .npy, .npz, .nc) into a manifold dataset",
+        help="import own data (.mat v5/v7/v7.3, .npy, .npz, .nc; assemblies; feature matrices) into a manifold dataset",
         description="Convert a user's data file into a validated manifold dataset (netCDF; docs/data-model.md).",
     )
     p.add_argument("input", metavar="IN", help="input file: .mat (MATLAB v5/v7/v7.3), .npy, .npz or .nc")
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
     p.add_argument(
-        "--variable", default=DATA_VARIABLE, help="name of the data variable in the input (default: %(default)s)"
+        "--variable", default=None,
+        help=f"name of the data variable in the input (default: {DATA_VARIABLE}; assemblies and features: the only one)",
     )
+    _add_source_flags(p)
     add_quiet(p)
     p.set_defaults(func=_import)
 
@@ -78,6 +114,7 @@ def register(subparsers) -> None:
         "info", help="describe a manifold dataset: shape, sessions, NaN counts, silent neurons"
     )
     p.add_argument("input", metavar="IN", help="a manifold dataset (.nc) or any importable file")
-    p.add_argument("--variable", default=DATA_VARIABLE, help="data variable for non-.nc input")
+    p.add_argument("--variable", default=None, help="data variable for non-.nc input")
+    _add_source_flags(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_info)

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from ...validation import check_int
-from ..sessions import analysis_attrs, check_seed, run_sessions
+from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .fit import fit_transition
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
@@ -156,7 +156,7 @@ def _search(
 
 
 def capacity(
-    dataset: xr.Dataset,
+    dataset: xr.Dataset | xr.DataArray | np.ndarray | list,
     options: CapacityOptions | Mapping[str, Any] | None = None,
     *,
     session: int | str | Sequence[int | str] | None = None,
@@ -169,9 +169,11 @@ def capacity(
 
     Parameters
     ----------
-    dataset : xarray.Dataset
+    dataset : xarray.Dataset, xarray.DataArray, ndarray or list of ndarray
         A manifold dataset (:mod:`dnn_manifolds.data`): ``tuning`` with dims
-        ``(session, neuron, sample, object)``. Silent neurons are dropped per session,
+        ``(session, neuron, sample, object)``; or a DataArray (those dims, or a presentation ×
+        neuroid assembly), an (N, M, P) array, or a list of per-object (N, M_i) arrays
+        (:func:`dnn_manifolds.data.as_dataset`). Silent neurons are dropped per session,
         missing samples per object.
     options : CapacityOptions or mapping, optional
         Analysis options; keyword options (``**option_kwargs``) override them.
@@ -199,6 +201,7 @@ def capacity(
     """
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
+    dataset = as_dataset(dataset)
     jobs = check_int(jobs, "jobs", minimum=1)
 
     def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:
