@@ -71,3 +71,40 @@ class TwoOutputs(nn.Module):
 
 def not_a_module():
     return 3
+
+
+class InPlace(nn.Module):
+    """A functional in-place op after a graph node: the node's recorded value must not change."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3)
+
+    def forward(self, x):
+        y = self.conv(x) * 2.0
+        y.add_(100.0)
+        return torch.flatten(y, 1)
+
+
+def build_inplace() -> InPlace:
+    return InPlace()
+
+
+class FixedInput(nn.Module):
+    """Works only on 32-px inputs (a linear layer on the flattened image)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3 * 32 * 32, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(x, 1))
+
+
+def build_fixed() -> FixedInput:
+    return FixedInput()
+
+
+def preprocess(images):
+    """A preprocessing callable: images (n, 3, 64, 64) in 0..1 -> their top-left 32-px crop, centred."""
+    return images[:, :, :32, :32] - 0.5

@@ -4,7 +4,7 @@
 
     dnn-manifolds import IN OUT.nc [--variable NAME] [--quiet]
     dnn-manifolds import ASSEMBLY.nc OUT.nc --object-coord C [--session-coord C] [--average-by C]
-    dnn-manifolds import FEATURES OUT.nc --labels FILE [--labels-column C] [--labels-from parent]
+    dnn-manifolds import FEATURES OUT.nc --labels-file FILE [--labels-column C] [--labels-from parent]
     dnn-manifolds info IN [--variable NAME] [--json]
 """
 
@@ -14,18 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import add_quiet, check_output
-
-
-def _read_input(args: argparse.Namespace):
-    """The input as a manifold dataset (:func:`dnn_manifolds.data.inputs.import_any`)."""
-    from ..data.inputs import import_any
-
-    return import_any(
-        args.input, variable=args.variable, object_coord=args.object_coord, session_coord=args.session_coord,
-        average_by=args.average_by, presentation_dim=args.presentation_dim, neuroid_dim=args.neuroid_dim,
-        labels=args.labels, labels_column=args.labels_column, labels_from=args.labels_from,
-    )
+from .common import add_quiet, add_source_flags, check_output, read_source, source_options_given
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -33,7 +22,7 @@ def _import(args: argparse.Namespace) -> int:
 
     inputs = [args.input] + ([args.labels] if args.labels else [])
     check_output(args.output, *inputs)
-    ds = _read_input(args)
+    ds = read_source(args)
     save_dataset(ds, args.output)
     if not args.quiet:
         sizes = ds[TUNING].sizes
@@ -48,11 +37,10 @@ def _info(args: argparse.Namespace) -> int:
     from ..data import load_dataset, summarize
 
     path = Path(args.input)
-    special = args.object_coord is not None or args.labels is not None or args.labels_column is not None
-    if path.suffix.lower() in (".nc", ".nc4", ".netcdf", ".h5") and not special:
+    if path.suffix.lower() in (".nc", ".nc4", ".netcdf", ".h5") and not source_options_given(args):
         ds = load_dataset(path)
     else:
-        ds = _read_input(args)
+        ds = read_source(args)
     with ds:
         info = summarize(ds)
     if args.json:
@@ -73,25 +61,6 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_source_flags(p) -> None:
-    a = p.add_argument_group("assemblies (presentation × neuroid, e.g. Brain-Score / brainio netCDF)")
-    a.add_argument("--object-coord", default=None, metavar="C",
-                   help="presentation coordinate naming each presentation's object (e.g. object_name)")
-    a.add_argument("--session-coord", default=None, metavar="C",
-                   help="neuroid (or presentation) coordinate splitting the data into sessions (e.g. region)")
-    a.add_argument("--average-by", default=None, metavar="C",
-                   help="presentation coordinate identifying the stimulus: its repetitions are averaged (e.g. stimulus_id)")
-    a.add_argument("--presentation-dim", default="presentation", help="name of the presentation dim (default %(default)s)")
-    a.add_argument("--neuroid-dim", default="neuroid", help="name of the neuroid dim (default %(default)s)")
-    f = p.add_argument_group("feature matrices (n_stimuli, n_features), e.g. thingsvision's")
-    f.add_argument("--labels", default=None, metavar="FILE",
-                   help="one label (object) per stimulus: .txt (one per line), .csv/.tsv or .npy")
-    f.add_argument("--labels-column", default=None, metavar="C",
-                   help="the labels' column in the labels CSV/TSV, or in a CSV/TSV features file")
-    f.add_argument("--labels-from", default="value", choices=["value", "parent"],
-                   help="'parent': labels are paths and their parent folder names the object")
-
-
 def register(subparsers) -> None:
     from ..data.importers import DATA_VARIABLE
 
@@ -106,7 +75,7 @@ def register(subparsers) -> None:
         "--variable", default=None,
         help=f"name of the data variable in the input (default: {DATA_VARIABLE}; assemblies and features: the only one)",
     )
-    _add_source_flags(p)
+    add_source_flags(p)
     add_quiet(p)
     p.set_defaults(func=_import)
 
@@ -115,6 +84,6 @@ def register(subparsers) -> None:
     )
     p.add_argument("input", metavar="IN", help="a manifold dataset (.nc) or any importable file")
     p.add_argument("--variable", default=None, help="data variable for non-.nc input")
-    _add_source_flags(p)
+    add_source_flags(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_info)

@@ -57,6 +57,10 @@ def _coord(da: xr.DataArray, name: str, dims: Sequence[str], *, source: str, opt
     return str(coord.dims[0]), values
 
 
+def _py(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _groups(values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """Sorted unique values and, for each, the indices having it (in their order)."""
     uniq, inverse = np.unique(values, return_inverse=True)
@@ -173,7 +177,7 @@ def from_assembly(
                 if owners.size > 1:
                     raise ManifoldDataError(
                         source, average_by,
-                        f"stimulus {uniq_stim[k]!r} belongs to several objects {owners.tolist()} ({object_coord})",
+                        f"stimulus {_py(uniq_stim[k])!r} belongs to several objects {owners.tolist()} ({object_coord})",
                     )
                 per_object[int(np.searchsorted(obj_values, owners[0]))].append(members)
         samples.append(per_object)
@@ -340,7 +344,9 @@ def as_dataset(data: Any, *, source: str = "<data>") -> xr.Dataset:
             da = data.transpose(*order)
             labels = [str(v) for v in da["object_label"].values] if "object_label" in da.coords else None
             ids = np.asarray(da["object"].values) if "object" in da.coords and da["object"].dtype.kind in "iu" else None
-            titles = [str(v) for v in da["session"].values] if "session" in da.coords else None
+            titles = None
+            if "session" in da.coords:
+                titles = [str(v) for v in np.atleast_1d(da["session"].values)]
             return make_dataset(da.values, sessions=titles, object_ids=ids, object_labels=labels,
                                 source=source, variable=str(data.name or TUNING))
         if {PRESENTATION, NEUROID} <= dims:

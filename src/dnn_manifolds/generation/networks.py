@@ -1,4 +1,8 @@
-r"""Networks: torchvision models, the demo CNN, analysed layers and recorded units (``docs/generation.md#generation-networks``).
+r"""Networks: torchvision models, the demo CNN, user models, analysed layers and recorded units (``docs/generation.md#generation-networks``).
+
+The recorder, :class:`~dnn_manifolds.generation.recording.Network`, lives in
+:mod:`dnn_manifolds.generation.recording` (importable from here too); models of the user's own
+(import paths, timm, TorchScript) in :mod:`dnn_manifolds.generation.user_models`.
 
 Models
 ------
@@ -12,6 +16,10 @@ Models
   with a generic layer list (:func:`network_layers`).
 * ``democnn``: the compact CNN of :mod:`dnn_manifolds.generation.training`, which trains on the embedded
   stimuli in minutes on a CPU (64-px input, no resize).
+* a user model: ``"package.module:factory"``, ``"file.py:factory"``, ``"timm:<name>"`` or
+  ``"torchscript:<file>"`` (:mod:`dnn_manifolds.generation.user_models`), with weights
+  ``"builtin"`` (as built, seeded), ``"untrained"`` or a weights file, and layers found by
+  running it once (module outputs, graph nodes, outputs).
 
 Differences from the original's MatConvNet models (deliberate, documented):
 
@@ -20,8 +28,9 @@ Differences from the original's MatConvNet models (deliberate, documented):
   Caffe AlexNet (LRN, 227 px, 22 entries) of its smooth-manifold figures.
 * torchvision ResNet-50 is v1.5 (stride on the 3×3 convolution, not the first 1×1).
 * torchvision weights, not the Caffe/Oxford ones, so numbers differ somewhat from the paper.
-* Preprocessing is torchvision's: bicubic resize (a = −0.5, antialias) of the 64-px warped
-  image to the input size, ``/255``, ImageNet mean/std, for every model.
+* Preprocessing is torchvision's by default: bicubic resize (a = −0.5, antialias) of the 64-px
+  warped image to the input size, ``/255``, ImageNet mean/std
+  (:mod:`dnn_manifolds.generation.preprocessing`; configurable per network).
 
 Layers
 ------
@@ -180,7 +189,7 @@ def _read_state_dict(path: Path, name: str) -> tuple[dict, dict]:
 def load_model(
     name: str,
     *,
-    weights: str | os.PathLike | None = "imagenet",
+    weights: str | os.PathLike | None = None,
     weights_path: str | os.PathLike | None = None,
     init_seed: int = 0,
     model_kwargs: dict[str, Any] | None = None,
@@ -193,7 +202,8 @@ def load_model(
     ----------
     name : str
         Network name (:func:`available_networks`).
-    weights : {"imagenet", "untrained"} or path-like, default "imagenet"
+    weights : {"imagenet", "untrained"} or path-like, optional
+        Default "imagenet" (user models: "builtin", see below).
         ``"imagenet"``: torchvision's ``DEFAULT`` ImageNet weights (from ``weights_path`` if
         given, else downloaded by torchvision into its cache; a cached copy is used offline).
         ``"untrained"``: random initialisation with ``torch.manual_seed(init_seed)`` (the

@@ -147,7 +147,15 @@ class Preprocessing:
         from torchvision.transforms.v2 import functional as TF
 
         if function is not None:
-            return function(images / 255.0)
+            try:
+                out = function(images / 255.0)
+            except Exception as err:
+                raise UserError(f"preprocessing function {self.record()['function']} failed: "
+                                f"{type(err).__name__}: {' '.join(str(err).split())[:300]}") from err
+            if not isinstance(out, torch.Tensor):
+                raise UserError(f"preprocessing function {self.record()['function']} returned a "
+                                f"{type(out).__name__}, not a tensor")
+            return out
         x = images
         if x.shape[-1] != input_size:
             mode = {"bicubic": TF.InterpolationMode.BICUBIC, "bilinear": TF.InterpolationMode.BILINEAR,

@@ -50,6 +50,7 @@ import inspect
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,7 +232,9 @@ def build_user_model(
         if not path.is_file():
             raise ModelError(f"torchscript:{source.target}: no such file ({path})")
         try:
-            model = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # TorchScript is deprecated in favour of torch.export
+                warnings.simplefilter("ignore", FutureWarning)
+                model = torch.jit.load(str(path), map_location="cpu")
         except Exception as err:
             raise ModelError(f"{path}: cannot be read as a TorchScript archive ({_one_line(err)})") from err
         return model.eval(), defaults

@@ -476,6 +476,13 @@ def _check_user_network(name: str, spec: Mapping[str, Any], base_dir: Path) -> N
     if spec.get("weights_path"):
         raise _err(f"{key}.weights_path", "is for torchvision's ImageNet weights; give a user model's weights file as weights")
     prep = _check_preprocessing(name, spec)
+    if prep.get("function"):
+        from ..generation.user_models import import_callable
+
+        try:
+            import_callable(prep["function"], what="preprocessing function", base_dir=base_dir)
+        except UserError as err:
+            raise _err(f"{key}.preprocessing.function", str(err)) from err
     kwargs = dict(spec.get("kwargs") or {})
     try:
         net = Network(arch, weights=None if weights == "builtin" else weights, model_kwargs=kwargs,
