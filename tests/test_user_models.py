@@ -8,7 +8,6 @@ test needs (weights, TorchScript archives) is made by the test. No download.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

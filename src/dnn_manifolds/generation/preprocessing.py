@@ -58,27 +58,33 @@ class Preprocessing:
     Attributes
     ----------
     input_size : int or None
-        Side of the network input, pixels; ``None``: the network's default.
-    mean, std : tuple of 3 float
+        Side of the network input, pixels.
+    mean, std : tuple of 3 float or None
         Per-channel normalisation on the [0, 1] scale.
-    interpolation : {"bicubic", "bilinear", "nearest"}
+    interpolation : {"bicubic", "bilinear", "nearest"} or None
     function : str, callable or None
         Replaces resize and normalisation (see the module docstring).
+
+    ``None`` means "not given": :meth:`with_defaults` fills it with the network's own default
+    (a timm model's ``pretrained_cfg``), else ImageNet's mean and std and bicubic resizing; the
+    input size is resolved by the network (224, democnn 64).
     """
 
     input_size: int | None = None
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    interpolation: str = "bicubic"
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    interpolation: str | None = None
     function: str | Callable | None = None
 
     def __post_init__(self):
         if self.input_size is not None:
             if isinstance(self.input_size, bool) or not isinstance(self.input_size, int) or self.input_size < 8:
                 raise UserError(f"preprocessing input_size must be an integer ≥ 8 (pixels); got {self.input_size!r}")
-        object.__setattr__(self, "mean", _triple(self.mean, "mean", positive=False))
-        object.__setattr__(self, "std", _triple(self.std, "std", positive=True))
-        if self.interpolation not in INTERPOLATIONS:
+        if self.mean is not None:
+            object.__setattr__(self, "mean", _triple(self.mean, "mean", positive=False))
+        if self.std is not None:
+            object.__setattr__(self, "std", _triple(self.std, "std", positive=True))
+        if self.interpolation is not None and self.interpolation not in INTERPOLATIONS:
             raise UserError(
                 f"preprocessing interpolation must be one of {list(INTERPOLATIONS)}; got {self.interpolation!r}"
             )
@@ -103,11 +109,17 @@ class Preprocessing:
             raise UserError(f"unknown preprocessing key(s) {unknown}; allowed: {list(KEYS)}")
         return cls(**{k: v for k, v in mapping.items() if v is not None})
 
-    def with_defaults(self, defaults: Mapping[str, Any]) -> Preprocessing:
-        """These settings, with ``defaults`` filling the fields left at their class default
-        (a network's own defaults, e.g. a timm model's input size and mean/std)."""
-        base = Preprocessing()
-        changes = {k: v for k, v in defaults.items() if getattr(self, k) == getattr(base, k)}
+    def with_defaults(self, defaults: Mapping[str, Any] | None = None) -> Preprocessing:
+        """These settings with the fields not given filled: from ``defaults`` (a network's own,
+        e.g. a timm model's input size, mean and std), else ImageNet's mean and std and
+        bicubic resizing (the input size stays ``None`` when neither gives it)."""
+        fallback = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "interpolation": "bicubic"}
+        changes = {}
+        for key in ("input_size", "mean", "std", "interpolation"):
+            if getattr(self, key) is None:
+                value = dict(defaults or {}).get(key, fallback.get(key))
+                if value is not None:
+                    changes[key] = value
         return replace(self, **changes)
 
     def record(self) -> dict[str, Any]:
@@ -115,8 +127,9 @@ class Preprocessing:
         function = self.function
         if function is not None and not isinstance(function, str):
             function = f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', repr(function))}"
-        return {"input_size": self.input_size, "mean": list(self.mean), "std": list(self.std),
-                "interpolation": self.interpolation, "function": function}
+        return {"input_size": self.input_size, "mean": None if self.mean is None else list(self.mean),
+                "std": None if self.std is None else list(self.std), "interpolation": self.interpolation,
+                "function": function}
 
     def resolve_function(self, *, base_dir: str | None = None) -> Callable | None:
         """The ``function`` as a callable (imported when given as a path), or ``None``."""
@@ -156,11 +169,12 @@ class Preprocessing:
                 raise UserError(f"preprocessing function {self.record()['function']} returned a "
                                 f"{type(out).__name__}, not a tensor")
             return out
+        prep = self.with_defaults()
         x = images
         if x.shape[-1] != input_size:
             mode = {"bicubic": TF.InterpolationMode.BICUBIC, "bilinear": TF.InterpolationMode.BILINEAR,
-                    "nearest": TF.InterpolationMode.NEAREST}[self.interpolation]
-            x = TF.resize(x, [input_size, input_size], interpolation=mode, antialias=self.interpolation != "nearest")
-        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) * 255
-        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) * 255
+                    "nearest": TF.InterpolationMode.NEAREST}[prep.interpolation]
+            x = TF.resize(x, [input_size, input_size], interpolation=mode, antialias=prep.interpolation != "nearest")
+        mean = torch.tensor(prep.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) * 255
+        std = torch.tensor(prep.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) * 255
         return (x - mean) / std
