@@ -61,7 +61,6 @@ from ..validation import ArgumentTypeError
 from .networks import N_UNITS, select_layers
 from .preprocessing import Preprocessing
 from .recording import Network
-from .user_models import is_user_model
 from .runtime import resolve_device, torch_threads
 from .stimuli import StimulusSet, resolve_stimuli
 from .templates import choose_categories, choose_templates
@@ -73,6 +72,7 @@ from .transforms import (
     random_transforms_2d,
     warp_images,
 )
+from .user_models import is_user_model
 
 MANIFOLD_KINDS = ("1d", "2d", "point-cloud")
 POINT_CLOUD_VARIANTS = ("full", "top", "shuffled")

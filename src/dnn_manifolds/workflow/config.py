@@ -78,10 +78,6 @@ class NetworkSpec:
     """Files the network is made from (a model's .py file or TorchScript archive, a user
     model's weights file): inputs of its generation jobs, so that changing them re-runs them."""
 
-    @property
-    def user_model(self) -> bool:
-        return ":" in self.architecture
-
     def shard_settings(self) -> dict[str, Any]:
         """The user-model keyword arguments of generate_shard (only those that are set, so the
         named networks' jobs keep their parameters)."""
@@ -391,11 +387,9 @@ def _check_networks(networks: Mapping[str, Any], base_dir: Path) -> dict[str, Ne
         if ":" in arch:  # a model of the user's own: built and run once here (torch)
             out[name] = _check_user_network(name, spec, base_dir)
             continue
-        for key in ("weights_prefix",):
+        for key in ("kwargs", "weights_prefix"):
             if spec.get(key):
                 raise _err(f"networks.{name}.{key}", "is for user models (architecture: an import path, timm:<name> or torchscript:<file>)")
-        if spec.get("kwargs"):
-            raise _err(f"networks.{name}.kwargs", "is for user models (architecture: an import path, timm:<name> or torchscript:<file>)")
         prep = _check_preprocessing(name, spec)
         catalogue = known_layers(arch)
         if catalogue is None and known is None:  # only architectures outside the catalogue need torch
