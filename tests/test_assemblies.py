@@ -182,6 +182,14 @@ def test_analyses_accept_point_cloud_lists_data_arrays_and_assemblies():
     c1 = capacity(clouds, seed=1, expected_precision=0.25)
     c2 = capacity(ds, seed=1, expected_precision=0.25)
     np.testing.assert_array_equal(c1["critical_n_features"].values, c2["critical_n_features"].values)
+    from dnn_manifolds.analysis.capacity import critical_capacity
+
+    r1 = critical_capacity(clouds, rng=4, expected_precision=0.25)
+    padded = np.full((30, 7, 4), np.nan)
+    for p, cloud in enumerate(clouds):
+        padded[:, : cloud.shape[1], p] = cloud
+    r2 = critical_capacity(padded, rng=4, expected_precision=0.25)
+    assert r1.critical_n_features == r2.critical_n_features and r1.capacity == r2.capacity
     # a DataArray in the data model's dims, in any order
     da = ds["tuning"].isel(session=0).transpose("object", "neuron", "sample")
     np.testing.assert_array_equal(geometry(da, **kw)["capacity"].values, b["capacity"].values)

@@ -37,7 +37,7 @@ NEUROID = "neuroid"
 OBJECT_COORD_GUESSES = ("object_name", "object", "object_label", "category_name")
 """Presentation coordinates :func:`as_dataset` takes as the objects when none is named."""
 
-__all__ = ["as_dataset", "from_assembly", "from_point_clouds", "import_assembly"]
+__all__ = ["as_dataset", "from_assembly", "from_point_clouds", "import_assembly", "stack_point_clouds"]
 
 
 # ----------------------------------------------------------------------------- assemblies
@@ -287,6 +287,19 @@ def from_point_clouds(
     Objects with fewer samples than the largest are padded with missing (NaN) samples; all
     must have the same N (neurons, rows).
     """
+    tuning = stack_point_clouds(clouds, source=source)
+    return make_dataset(tuning, sessions=[title], object_labels=labels, source=source, variable="points")
+
+
+def stack_point_clouds(clouds: Sequence[np.ndarray], *, source: str = "<point clouds>") -> np.ndarray:
+    """Per-object ``(N, M_i)`` arrays as one ``(N, max M_i, P)`` array, NaN-padded samples.
+
+    Raises
+    ------
+    ManifoldDataError
+        If an entry is not a 2-d numeric array with samples, the N differ, or there are fewer
+        than 2 objects.
+    """
     clouds = list(clouds)
     arrays = []
     for i, cloud in enumerate(clouds):
@@ -313,7 +326,7 @@ def from_point_clouds(
     tuning = np.full((arrays[0].shape[0], m, len(arrays)), np.nan, dtype=dtype)
     for p, a in enumerate(arrays):
         tuning[:, : a.shape[1], p] = a
-    return make_dataset(tuning, sessions=[title], object_labels=labels, source=source, variable="points")
+    return tuning
 
 
 def as_dataset(data: Any, *, source: str = "<data>") -> xr.Dataset:

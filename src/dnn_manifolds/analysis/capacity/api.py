@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ...data.assemblies import stack_point_clouds
 from ...validation import check_int
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .fit import fit_transition
@@ -26,7 +27,7 @@ DESCRIPTION = "direct classification capacity (docs/capacity.md)"
 
 
 def critical_capacity(
-    points: np.ndarray,
+    points: np.ndarray | Sequence[np.ndarray],
     options: CapacityOptions | Mapping[str, Any] | None = None,
     *,
     rng: Any = None,
@@ -44,9 +45,11 @@ def critical_capacity(
 
     Parameters
     ----------
-    points : ndarray of shape (n_neurons, n_samples, n_objects)
-        Responses; missing samples are NaN columns (dropped per object). No neuron filter is
-        applied here (:func:`capacity` drops silent neurons); ``n_neurons`` bounds the search.
+    points : ndarray of shape (n_neurons, n_samples, n_objects), or a list of (n_neurons, M_μ) arrays
+        Responses; missing samples are NaN columns (dropped per object); a list of per-object
+        arrays is stacked with NaN padding (:func:`dnn_manifolds.data.assemblies.stack_point_clouds`).
+        No neuron filter is applied here (:func:`capacity` drops silent neurons);
+        ``n_neurons`` bounds the search.
     options : CapacityOptions or mapping, optional
         Analysis options (:class:`CapacityOptions`); keyword options override them.
     rng : int, SeedSequence, Generator or None
@@ -74,6 +77,8 @@ def critical_capacity(
     t0 = time.perf_counter()
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     jobs = check_int(jobs, "jobs", minimum=1)
+    if isinstance(points, (list, tuple)):
+        points = stack_point_clouds(points)
     pts = check_points(points)
     return _search(pts, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0)
 
