@@ -4,7 +4,9 @@ The Snakemake workflow first validates its config against
 ``workflow/schemas/config.schema.yaml`` (keys and types; generated from
 :mod:`dnn_manifolds.workflow.schema`, where every key's default lives), then calls
 :func:`check_config`, which fills in the defaults and checks what needs the package — network and layer names, transform names, odd sample
-counts for 1-d manifolds, more categories than objects, analysis options — and raises
+counts for 1-d manifolds, more categories than objects, analysis options; a user model is
+built with its weights and run once, an image folder's images are listed and their headers
+read — and raises
 :class:`ConfigError` naming the key and the allowed values. Both happen when the workflow is
 parsed, before any job starts.
 
