@@ -52,6 +52,12 @@ def weights_input(wildcards):
     return []
 
 
+def model_files(wildcards):
+    """A user model's files (its .py module or TorchScript archive, its weights file), so
+    that changing them re-runs its generation jobs."""
+    return list(CFG.networks[wildcards.network].files)
+
+
 def shard_params(wildcards, input):
     """Keyword arguments of dnn_manifolds.generation.manifolds.generate_shard for one shard."""
     net = CFG.networks[wildcards.network]
@@ -76,6 +82,7 @@ def shard_params(wildcards, input):
         "init_seed": CFG.seeds["init"],
         "device": CFG.device,
         "batch_size": CFG.batch_size,
+        **net.shard_settings(),
     }
 
 
@@ -189,7 +196,17 @@ def generation_resources_gpu(wildcards):
 
 
 def own_data_input(wildcards):
-    return CFG.own_data[wildcards.name]
+    """The data file, and a feature matrix's labels file when it has one."""
+    labels = CFG.own_data_options[wildcards.name].get("labels")
+    return {
+        "data": CFG.own_data[wildcards.name],
+        **({"labels": labels} if labels else {}),
+    }
+
+
+def own_data_options(wildcards):
+    """Options of dnn_manifolds.data.inputs.import_any for one own-data input."""
+    return CFG.own_import_options(wildcards.name)
 
 
 def own_analysis_files(wildcards):

@@ -6,6 +6,7 @@ rule generate_shard:
     input:
         stimuli=stimuli_file(),
         weights=weights_input,
+        model=model_files,
     output:
         temp("results/shards/{network}/{manifold}/{shard}.nc"),
     log:

@@ -1,10 +1,11 @@
-# A user's own data (MATLAB *_tuning.mat, .npy/.npz, netCDF) -> validated manifold dataset ->
-# capacity and geometry of every session -> a tidy table.
+# A user's own data (MATLAB *_tuning.mat, .npy/.npz, netCDF, presentation x neuroid assemblies,
+# feature matrices with labels) -> validated manifold dataset -> capacity and geometry of every
+# session -> a tidy table.
 
 
 rule import_own_data:
     input:
-        own_data_input,
+        unpack(own_data_input),
     output:
         dataset="results/own/{name}/dataset.nc",
         info="results/own/{name}/info.json",
@@ -17,7 +18,7 @@ rule import_own_data:
         mem_mb=4000,
         runtime=30,
     params:
-        variable=CFG.own_variable,
+        options=own_data_options,
     script:
         "../scripts/import_own_data.py"
 

@@ -1,6 +1,27 @@
-# Stimuli: the embedded offline set (default) or the ImageNet 64px thumbnails (downloaded).
+# Stimuli: the embedded offline set (default), the ImageNet 64px thumbnails (downloaded), or
+# the user's own images converted to the same layout.
 
-if CFG.stimuli_source == "embedded":
+if CFG.stimuli_source == "images":
+
+    rule image_stimuli:
+        input:
+            CFG.image_files,
+        output:
+            CFG.stimuli_path,
+        log:
+            "logs/stimuli/images.log",
+        conda:
+            "../envs/pipeline.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            options=CFG.image_options,
+        script:
+            "../scripts/image_stimuli.py"
+
+elif CFG.stimuli_source == "embedded":
 
     rule embedded_stimuli:
         output:

@@ -53,6 +53,10 @@ _API = {
     "make_dataset": "dnn_manifolds.data",
     "session_data": "dnn_manifolds.data",
     "import_data": "dnn_manifolds.data",
+    "import_assembly": "dnn_manifolds.data",
+    "import_features": "dnn_manifolds.data",
+    "from_assembly": "dnn_manifolds.data",
+    "as_dataset": "dnn_manifolds.data",
 }
 
 __all__ = ["__version__", *_API]

@@ -4,6 +4,8 @@ A manifold dataset holds several independent sessions (a layer × transform of a
 recording). An analysis is a function of one session's ``(n_neurons, n_samples, n_objects)``
 array; :func:`run_sessions` does everything around it, the same way for every analysis:
 
+0. take the data as a manifold dataset (:func:`~dnn_manifolds.data.assemblies.as_dataset`:
+   also a DataArray, an ``(N, M, P)`` array or a list of per-object ``(N, M_i)`` arrays);
 1. resolve the ``session`` argument (a title or index → one session, output without a
    ``session`` dim; a sequence or ``None`` (all) → a ``session`` dim; an empty list or a
    session named twice is an error);
@@ -24,13 +26,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..data.assemblies import as_dataset
 from ..data.dataset import SESSION_COORDS, TUNING, resolve_session, session_data
 from ..data.provenance import provenance_attrs
 from ..errors import UserError
 from ..validation import check_int
 from .options import Options
 
-__all__ = ["analysis_attrs", "check_seed", "resolve_sessions", "run_sessions"]
+__all__ = ["analysis_attrs", "as_dataset", "check_seed", "resolve_sessions", "run_sessions"]
 
 SessionAnalysis = Callable[[np.ndarray, int, str], xr.Dataset]
 """``analyse(values, session_index, title) -> xarray.Dataset`` for one session."""
@@ -77,8 +80,9 @@ def run_sessions(
 
     Parameters
     ----------
-    dataset : xarray.Dataset
-        A manifold dataset.
+    dataset : xarray.Dataset, xarray.DataArray, ndarray or list of ndarray
+        A manifold dataset, or anything :func:`~dnn_manifolds.data.assemblies.as_dataset`
+        turns into one (a DataArray, an (N, M, P) array, a list of (N, M_i) arrays).
     session : int, str, sequence of them, or None
         See the module docstring.
     analyse : callable
@@ -88,6 +92,7 @@ def run_sessions(
     on_session : callable, optional
         ``on_session(position, n_sessions, title)`` before each session (progress display).
     """
+    dataset = as_dataset(dataset)
     indices, single = resolve_sessions(dataset, session)
     titles = [str(dataset["session"].values[s]) for s in indices]
     parts = []

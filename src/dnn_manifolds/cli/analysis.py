@@ -4,6 +4,7 @@
 
     dnn-manifolds capacity IN.nc OUT.nc [--session S ...] [--seed N] [--jobs J] [--quiet] [OPTIONS]
     dnn-manifolds geometry IN.nc OUT.nc [--session S ...] [--seed N] [--quiet] [OPTIONS]
+    dnn-manifolds capacity ASSEMBLY.nc OUT.nc --object-coord C [--session-coord C] [--average-by C] ...
 
 ``OPTIONS`` are generated from :class:`~dnn_manifolds.analysis.capacity.CapacityOptions` and
 :class:`~dnn_manifolds.analysis.geometry.GeometryOptions` (``--control shuffle``,
@@ -21,11 +22,14 @@ from .common import (
     add_quiet,
     add_seed,
     add_sessions,
+    add_source_flags,
     check_output,
     command_line,
     option_values,
     positive_int,
+    read_source,
     session_argument,
+    source_options_given,
 )
 
 
@@ -48,7 +52,8 @@ def _run(args: argparse.Namespace, analysis: str) -> int:
     check_output(args.output, args.input)
     options = Opts.from_mapping(option_values(args, Opts))  # bad values stop before reading
     session = session_argument(args.session)
-    with load_dataset(args.input) as ds:
+    ds = read_source(args) if source_options_given(args) else load_dataset(args.input)
+    with ds:
         out = run(ds, options, session=session, seed=args.seed, progress=not args.quiet, **extra)
     out.attrs["input_file"] = str(args.input)
     out.attrs["history"] = command_line(args.argv)
@@ -82,7 +87,7 @@ def register(subparsers) -> None:
         description="Direct (simulated) capacity alpha_c = P / N_c of the object manifolds of a "
         "manifold dataset (Cohen et al. 2020; docs/capacity.md). Writes a netCDF file atomically.",
     )
-    p.add_argument("input", metavar="IN.nc", help="manifold dataset (netCDF)")
+    p.add_argument("input", metavar="IN", help="manifold dataset (netCDF); or an assembly / feature matrix (see below)")
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
     add_sessions(p)
     add_seed(p)
@@ -100,6 +105,7 @@ def register(subparsers) -> None:
         "--centre-scale, --clip-dimension and --permute-axes",
     )
     add_quiet(p)
+    add_source_flags(p)
     add_option_flags(p, CapacityOptions)
     p.set_defaults(func=lambda a: _run(a, "capacity"))
 
@@ -110,10 +116,11 @@ def register(subparsers) -> None:
         "after removing the optimal common low-rank structure of the object centres "
         "(docs/geometry.md). Writes a netCDF file atomically.",
     )
-    p.add_argument("input", metavar="IN.nc", help="manifold dataset (netCDF)")
+    p.add_argument("input", metavar="IN", help="manifold dataset (netCDF); or an assembly / feature matrix (see below)")
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
     add_sessions(p)
     add_seed(p)
     add_quiet(p)
+    add_source_flags(p)
     add_option_flags(p, GeometryOptions)
     p.set_defaults(func=lambda a: _run(a, "geometry"))

@@ -8,6 +8,8 @@
   (:func:`add_option_flags`), so the command line has the same names, defaults and allowed
   values as the Python API and the workflow configuration.
 * An output is never allowed to replace an input (:func:`check_output`).
+* Data inputs may be assemblies or feature matrices (:func:`add_source_flags`): ``import``,
+  ``info``, ``capacity`` and ``geometry`` read them the same way.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ __all__ = [
     "add_quiet",
     "add_seed",
     "add_sessions",
+    "add_source_flags",
     "check_output",
     "command_line",
+    "json_mapping",
     "non_negative_int",
     "option_values",
     "positive_int",
+    "read_source",
     "session_argument",
+    "source_options_given",
 ]
 
 
@@ -94,6 +100,11 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def json_mapping(text: str) -> dict[str, Any]:
+    """argparse type: a JSON object."""
+    return _json_mapping(text)
+
+
 def _json_mapping(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -132,6 +143,44 @@ def option_values(args: argparse.Namespace, options: type[Options]) -> dict[str,
         if value is not None:
             out[name] = value
     return out
+
+
+def add_source_flags(p: argparse.ArgumentParser) -> None:
+    """Flags that read an assembly (``--object-coord`` …) or a feature matrix (``--labels-file`` …)
+    instead of a manifold dataset (:func:`dnn_manifolds.data.inputs.import_any`)."""
+    a = p.add_argument_group("assemblies (presentation × neuroid, e.g. Brain-Score / brainio netCDF)")
+    a.add_argument("--object-coord", default=None, metavar="C",
+                   help="presentation coordinate naming each presentation's object (e.g. object_name)")
+    a.add_argument("--session-coord", default=None, metavar="C",
+                   help="neuroid (or presentation) coordinate splitting the data into sessions (e.g. region)")
+    a.add_argument("--average-by", default=None, metavar="C",
+                   help="presentation coordinate identifying the stimulus: its repetitions are averaged (e.g. stimulus_id)")
+    a.add_argument("--presentation-dim", default="presentation", help="name of the presentation dim (default %(default)s)")
+    a.add_argument("--neuroid-dim", default="neuroid", help="name of the neuroid dim (default %(default)s)")
+    f = p.add_argument_group("feature matrices (n_stimuli, n_features), e.g. thingsvision's")
+    f.add_argument("--labels-file", dest="labels", default=None, metavar="FILE",
+                   help="one label (object) per stimulus: .txt (one per line), .csv/.tsv or .npy")
+    f.add_argument("--labels-column", default=None, metavar="C",
+                   help="the labels' column in the labels CSV/TSV, or in a CSV/TSV features file")
+    f.add_argument("--labels-from", default="value", choices=["value", "parent"],
+                   help="'parent': labels are paths and their parent folder names the object")
+
+
+def source_options_given(args: argparse.Namespace) -> bool:
+    """Whether the input is to be read as an assembly or a feature matrix."""
+    return any(getattr(args, name, None) is not None for name in ("object_coord", "labels", "labels_column"))
+
+
+def read_source(args: argparse.Namespace):
+    """The input as a manifold dataset (:func:`dnn_manifolds.data.inputs.import_any`)."""
+    from ..data.inputs import import_any
+
+    return import_any(
+        args.input, variable=getattr(args, "variable", None), object_coord=args.object_coord,
+        session_coord=args.session_coord, average_by=args.average_by, presentation_dim=args.presentation_dim,
+        neuroid_dim=args.neuroid_dim, labels=args.labels, labels_column=args.labels_column,
+        labels_from=args.labels_from,
+    )
 
 
 def check_output(output: str | os.PathLike, *inputs: str | os.PathLike) -> Path:

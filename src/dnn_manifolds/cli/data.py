@@ -3,6 +3,8 @@
 ::
 
     dnn-manifolds import IN OUT.nc [--variable NAME] [--quiet]
+    dnn-manifolds import ASSEMBLY.nc OUT.nc --object-coord C [--session-coord C] [--average-by C]
+    dnn-manifolds import FEATURES OUT.nc --labels-file FILE [--labels-column C] [--labels-from parent]
     dnn-manifolds info IN [--variable NAME] [--json]
 """
 
@@ -12,14 +14,15 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import add_quiet, check_output
+from .common import add_quiet, add_source_flags, check_output, read_source, source_options_given
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ..data import TUNING, import_data, save_dataset
+    from ..data import TUNING, save_dataset
 
-    check_output(args.output, args.input)
-    ds = import_data(args.input, variable=args.variable)
+    inputs = [args.input] + ([args.labels] if args.labels else [])
+    check_output(args.output, *inputs)
+    ds = read_source(args)
     save_dataset(ds, args.output)
     if not args.quiet:
         sizes = ds[TUNING].sizes
@@ -31,13 +34,13 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..data import import_data, load_dataset, summarize
+    from ..data import load_dataset, summarize
 
     path = Path(args.input)
-    if path.suffix.lower() in (".nc", ".nc4", ".netcdf", ".h5"):
+    if path.suffix.lower() in (".nc", ".nc4", ".netcdf", ".h5") and not source_options_given(args):
         ds = load_dataset(path)
     else:
-        ds = import_data(path, variable=args.variable)
+        ds = read_source(args)
     with ds:
         info = summarize(ds)
     if args.json:
@@ -63,14 +66,16 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "import",
-        help="import own data (.mat v5/v7/v7.3, .npy, .npz, .nc) into a manifold dataset",
+        help="import own data (.mat v5/v7/v7.3, .npy, .npz, .nc; assemblies; feature matrices) into a manifold dataset",
         description="Convert a user's data file into a validated manifold dataset (netCDF; docs/data-model.md).",
     )
     p.add_argument("input", metavar="IN", help="input file: .mat (MATLAB v5/v7/v7.3), .npy, .npz or .nc")
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
     p.add_argument(
-        "--variable", default=DATA_VARIABLE, help="name of the data variable in the input (default: %(default)s)"
+        "--variable", default=None,
+        help=f"name of the data variable in the input (default: {DATA_VARIABLE}; assemblies and features: the only one)",
     )
+    add_source_flags(p)
     add_quiet(p)
     p.set_defaults(func=_import)
 
@@ -78,6 +83,7 @@ def register(subparsers) -> None:
         "info", help="describe a manifold dataset: shape, sessions, NaN counts, silent neurons"
     )
     p.add_argument("input", metavar="IN", help="a manifold dataset (.nc) or any importable file")
-    p.add_argument("--variable", default=DATA_VARIABLE, help="data variable for non-.nc input")
+    p.add_argument("--variable", default=None, help="data variable for non-.nc input")
+    add_source_flags(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_info)

@@ -58,7 +58,9 @@ from ..data.files import write_netcdf
 from ..data.provenance import provenance_attrs
 from ..errors import UserError
 from ..validation import ArgumentTypeError
-from .networks import N_UNITS, Network, select_layers
+from .networks import N_UNITS, select_layers
+from .preprocessing import Preprocessing
+from .recording import Network
 from .runtime import resolve_device, torch_threads
 from .stimuli import StimulusSet, resolve_stimuli
 from .templates import choose_categories, choose_templates
@@ -70,6 +72,7 @@ from .transforms import (
     random_transforms_2d,
     warp_images,
 )
+from .user_models import is_user_model
 
 MANIFOLD_KINDS = ("1d", "2d", "point-cloud")
 POINT_CLOUD_VARIANTS = ("full", "top", "shuffled")
@@ -170,7 +173,7 @@ def _positive_int(value, name: str) -> int:
 
 
 def _weights_list(weights) -> list:
-    if isinstance(weights, (str, os.PathLike)):
+    if weights is None or isinstance(weights, (str, os.PathLike)):
         return [weights]
     weights = list(weights)
     if not weights:
@@ -180,13 +183,13 @@ def _weights_list(weights) -> list:
 
 def network_label(network: str, meta: dict[str, Any], weights) -> str:
     """Label of one network instance: ``democnn-epoch003`` for a checkpoint with an epoch,
-    ``<network>-<file stem>`` for other files, ``<network>`` for ImageNet weights and
-    ``<network>-untrained`` for random initialisation."""
+    ``<network>-<file stem>`` for other files, ``<network>`` for ImageNet weights (and a user
+    model as built) and ``<network>-untrained`` for random initialisation."""
     if "epoch" in meta and meta["epoch"] is not None:
         return f"{network}-epoch{int(meta['epoch']):03d}"
     if str(weights) == "untrained":
         return f"{network}-untrained"
-    if str(weights) == "imagenet":
+    if weights is None or str(weights) in ("imagenet", "builtin"):
         return network
     return f"{network}-{Path(weights).stem}"
 
@@ -200,8 +203,11 @@ def generate_shard(
     stimuli_path: str | os.PathLike | None = None,
     thumbnails_path: str | os.PathLike | None = None,
     network: str,
-    weights: str | os.PathLike | Sequence[str | os.PathLike] = "imagenet",
+    weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     weights_path: str | os.PathLike | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+    weights_prefix: str | None = None,
+    preprocessing: Preprocessing | dict[str, Any] | None = None,
     layers: Sequence[str] | None = None,
     layer_set: str = "default",
     manifold_kind: str = "1d",
@@ -235,15 +241,28 @@ def generate_shard(
         A local copy of ``imagenet_all_thumbnails_64px.mat``; used instead of ``stimuli_path``
         when given (one of the two is required).
     network : str
-        ``"alexnet"``, ``"vgg16"``, ``"resnet50"``, ``"democnn"`` or a torchvision model name.
-    weights : {"imagenet", "untrained"}, path-like, or sequence of path-like
-        See :func:`dnn_manifolds.generation.networks.load_model`. A sequence of checkpoint files of one
+        ``"alexnet"``, ``"vgg16"``, ``"resnet50"``, ``"democnn"``, a torchvision model name, or
+        a model of your own: ``"package.module:factory"``, ``"file.py:factory"``,
+        ``"timm:<name>"``, ``"torchscript:<file>"`` (:mod:`dnn_manifolds.generation.user_models`).
+    weights : {"imagenet", "untrained", "builtin"}, path-like, or sequence of path-like, optional
+        See :func:`dnn_manifolds.generation.networks.load_model`; default "imagenet" for the
+        named networks, "builtin" for user models. A sequence of checkpoint files of one
         architecture (e.g. the epochs of :func:`~dnn_manifolds.generation.training.train_demo_cnn`)
         records each of them (the shard's ``network`` dimension).
     weights_path : path-like, optional
         Offline copy of the ImageNet weights (with ``weights="imagenet"``).
+    model_kwargs : dict, optional
+        User models: keyword arguments of the factory.
+    weights_prefix : str, optional
+        User models: load the weights file's keys under this prefix.
+    preprocessing : Preprocessing or dict, optional
+        Input size, mean/std, interpolation or a callable
+        (:class:`~dnn_manifolds.generation.preprocessing.Preprocessing`); ``input_size``
+        below overrides its input size.
     layers : sequence of str, optional
-        Layer slugs to record (:func:`dnn_manifolds.generation.networks.network_layers`); default all.
+        Layer slugs (user models: or module / node names) to record
+        (:func:`dnn_manifolds.generation.networks.network_layers`); default: the network's
+        default list.
     layer_set : {"default", "all"}
         ResNet's 40 or 176 entries.
     manifold_kind : {"1d", "2d", "point-cloud"}
@@ -307,7 +326,8 @@ def generate_shard(
         n_samples = _positive_int(n_samples, "n_samples")
     if not 0 < float(top_fraction) <= 1:
         raise UserError(f"top_fraction must be in (0, 1]; got {top_fraction}")
-    weights_all = _weights_list(weights)
+    default_weights = "builtin" if is_user_model(network) else "imagenet"
+    weights_all = [default_weights if w is None else w for w in _weights_list(weights)]
     if transform == "top" and len(weights_all) > 1:
         raise UserError("the 'top' point-cloud variant ranks images per network: give one weights entry")
 
@@ -327,8 +347,9 @@ def generate_shard(
             for w_i, w in enumerate(weights_all):
                 net = Network(network, weights=w, weights_path=weights_path, init_seed=init_seed,
                               layer_set=layer_set, device=device, input_size=input_size,
-                              neuron_seed=neuron_seed, max_units=max_units)
-                chosen = select_layers(net.layers, layers)
+                              neuron_seed=neuron_seed, max_units=max_units, model_kwargs=model_kwargs,
+                              weights_prefix=weights_prefix, preprocessing=preprocessing)
+                chosen = net.default_layers if layers is None else select_layers(net.layers, layers)
                 if recorded_layers is None:
                     recorded_layers = chosen
                     for layer in chosen:
@@ -342,6 +363,7 @@ def generate_shard(
                 nets_meta.append({"label": network_label(network, net.meta, w),
                                   "weights": net.meta.get("weights"),
                                   "epoch": net.meta.get("epoch"),
+                                  "preprocessing": net.meta.get("preprocessing"),
                                   "shapes": {lay.slug: list(net.layer_shapes()[lay.slug]) for lay in chosen},
                                   "modules": {lay.slug: lay.module for lay in chosen},
                                   "kinds": {lay.slug: lay.kind for lay in chosen},
@@ -365,6 +387,7 @@ def generate_shard(
                    "init_seed": init_seed},
             config=_shard_config(
                 stimuli_path=stimuli_path, network=network, weights=weights_all, layers=layers,
+                **_model_settings(model_kwargs, weights_prefix, preprocessing),
                 layer_set=layer_set, manifold_kind=manifold_kind, n_objects=n_objects,
                 n_samples=n_samples, range_factor=range_factor, seed=seed, objects_seed=objects_seed,
                 neuron_seed=neuron_seed, init_seed=init_seed, top_fraction=top_fraction,
@@ -392,10 +415,24 @@ def _allocate(n_networks, n_objects, n_samples, units, layers):
     return acts, views
 
 
+def _model_settings(model_kwargs, weights_prefix, preprocessing) -> dict[str, Any]:
+    """The user-model settings that differ from the defaults (absent ones keep the shard
+    configuration of the named networks as it was)."""
+    out: dict[str, Any] = {}
+    if model_kwargs:
+        out["model_kwargs"] = dict(model_kwargs)
+    if weights_prefix:
+        out["weights_prefix"] = weights_prefix
+    prep = Preprocessing.from_mapping(preprocessing)
+    if prep != Preprocessing():
+        out["preprocessing"] = prep.record()
+    return out
+
+
 def _shard_config(*, stimuli_path, weights, **kw) -> dict[str, Any]:
     """Settings that must agree between the shards of one dataset (paths reduced to names)."""
     return {"stimuli": Path(stimuli_path).name,
-            "weights": [str(w) if str(w) in ("imagenet", "untrained") else Path(w).name for w in weights],
+            "weights": [str(w) if str(w) in ("imagenet", "untrained", "builtin") else Path(w).name for w in weights],
             **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in kw.items()}}
 
 
@@ -454,7 +491,7 @@ def _plan_samples(stim: StimulusSet, labels: np.ndarray, *, manifold_kind, trans
 
 def _select_top(stim, net: Network, plan, *, top_fraction, n_samples, batch_size):
     """Keep each category's top-scoring images (see the module docstring)."""
-    logits_layer = net.layers[-2]  # the layer before the softmax: the logits
+    logits_layer = net.score_layer  # the logits (a user model's output)
     classes = net.meta.get("categories")
     new = np.full_like(plan["image_index"], -1)
     keep_max = 0

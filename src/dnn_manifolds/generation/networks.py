@@ -1,4 +1,8 @@
-r"""Networks: torchvision models, the demo CNN, analysed layers and recorded units (``docs/generation.md#generation-networks``).
+r"""Networks: torchvision models, the demo CNN, user models, analysed layers and recorded units (``docs/generation.md#generation-networks``).
+
+The recorder, :class:`~dnn_manifolds.generation.recording.Network`, lives in
+:mod:`dnn_manifolds.generation.recording` (importable from here too); models of the user's own
+(import paths, timm, TorchScript) in :mod:`dnn_manifolds.generation.user_models`.
 
 Models
 ------
@@ -12,6 +16,10 @@ Models
   with a generic layer list (:func:`network_layers`).
 * ``democnn``: the compact CNN of :mod:`dnn_manifolds.generation.training`, which trains on the embedded
   stimuli in minutes on a CPU (64-px input, no resize).
+* a user model: ``"package.module:factory"``, ``"file.py:factory"``, ``"timm:<name>"`` or
+  ``"torchscript:<file>"`` (:mod:`dnn_manifolds.generation.user_models`), with weights
+  ``"builtin"`` (as built, seeded), ``"untrained"`` or a weights file, and layers found by
+  running it once (module outputs, graph nodes, outputs).
 
 Differences from the original's MatConvNet models (deliberate, documented):
 
@@ -20,8 +28,9 @@ Differences from the original's MatConvNet models (deliberate, documented):
   Caffe AlexNet (LRN, 227 px, 22 entries) of its smooth-manifold figures.
 * torchvision ResNet-50 is v1.5 (stride on the 3×3 convolution, not the first 1×1).
 * torchvision weights, not the Caffe/Oxford ones, so numbers differ somewhat from the paper.
-* Preprocessing is torchvision's: bicubic resize (a = −0.5, antialias) of the 64-px warped
-  image to the input size, ``/255``, ImageNet mean/std, for every model.
+* Preprocessing is torchvision's by default: bicubic resize (a = −0.5, antialias) of the 64-px
+  warped image to the input size, ``/255``, ImageNet mean/std
+  (:mod:`dnn_manifolds.generation.preprocessing`; configurable per network).
 
 Layers
 ------
@@ -61,15 +70,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from .stimuli import IMAGE_SIZE
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 - part of this module's API
+from .user_models import build_user_model, is_user_model, load_user_weights, parse_model_source
 
 N_UNITS = 4096
 """Units recorded per layer (the original's ``N_HMAX_FEATURES``)."""
 
 PAPER_NETWORKS = ("alexnet", "vgg16", "resnet50")
 DEMO_NETWORK = "democnn"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -94,12 +102,20 @@ class Layer:
     call : int
         Which call of the module in one forward pass (modules reused in a forward, such as a
         ResNet block's ReLU).
+    name : str
+        User models: the name a configuration may use instead of the slug (module path, graph
+        node name, ``output``); ``""`` for the named networks (slugs only).
+
+    User models add the kinds ``"node"`` (a graph node of torchvision's feature extraction,
+    ``module`` = its name) and ``"model"`` (the model's output, ``module`` = ``""``, a tuple
+    index or a dict key), see :mod:`dnn_manifolds.generation.user_models`.
     """
 
     slug: str
     module: str
     kind: str = "output"
     call: int = 0
+    name: str = ""
 
 
 # ============================================================================= models
@@ -123,8 +139,10 @@ def build_model(name: str, *, n_classes: int | None = None):
         return DemoCNN(n_classes=n_classes or 64)
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise UserError(
-            f"unknown network {name!r}; choose 'alexnet', 'vgg16', 'resnet50', 'democnn' or a "
-            f"torchvision classification model (torchvision.models.list_models())"
+            f"unknown network {name!r}; choose 'alexnet', 'vgg16', 'resnet50', 'democnn', a "
+            f"torchvision classification model (torchvision.models.list_models()) or a model of "
+            f"your own ('package.module:factory', 'file.py:factory', 'timm:<name>', "
+            f"'torchscript:<file>')"
         )
     kwargs = {"weights": None}
     if n_classes is not None:
@@ -136,8 +154,12 @@ def build_model(name: str, *, n_classes: int | None = None):
 
 
 def _disable_inplace(model) -> None:
+    import torch
+
+    if isinstance(model, torch.jit.ScriptModule):  # compiled: its attributes are constants
+        return
     for module in model.modules():
-        if hasattr(module, "inplace"):
+        if isinstance(getattr(module, "inplace", None), bool):
             module.inplace = False
 
 
@@ -167,9 +189,12 @@ def _read_state_dict(path: Path, name: str) -> tuple[dict, dict]:
 def load_model(
     name: str,
     *,
-    weights: str | os.PathLike = "imagenet",
+    weights: str | os.PathLike | None = None,
     weights_path: str | os.PathLike | None = None,
     init_seed: int = 0,
+    model_kwargs: dict[str, Any] | None = None,
+    weights_prefix: str | None = None,
+    base_dir: str | os.PathLike | None = None,
 ):
     """Build a model and load its weights.
 
@@ -177,7 +202,8 @@ def load_model(
     ----------
     name : str
         Network name (:func:`available_networks`).
-    weights : {"imagenet", "untrained"} or path-like, default "imagenet"
+    weights : {"imagenet", "untrained"} or path-like, optional
+        Default "imagenet" (user models: "builtin", see below).
         ``"imagenet"``: torchvision's ``DEFAULT`` ImageNet weights (from ``weights_path`` if
         given, else downloaded by torchvision into its cache; a cached copy is used offline).
         ``"untrained"``: random initialisation with ``torch.manual_seed(init_seed)`` (the
@@ -188,6 +214,18 @@ def load_model(
         Offline copy of the ImageNet weights (the ``.pth`` file torchvision downloads).
     init_seed : int, default 0
         Seed of the random initialisation (also used, harmlessly, before loading weights).
+    model_kwargs : dict, optional
+        User models only: keyword arguments of the factory (or of ``timm.create_model``).
+    weights_prefix : str, optional
+        User models only: load the weights file's keys under this prefix (prefix removed).
+    base_dir : path-like, optional
+        User models only: where relative files and modules are looked up (default ".").
+
+    User models (``"package.module:factory"``, ``"file.py:factory"``, ``"timm:<name>"``,
+    ``"torchscript:<file>"``; :mod:`dnn_manifolds.generation.user_models`) take ``weights``
+    ``"builtin"`` (the default for them: the model as the factory builds it under
+    ``torch.manual_seed(init_seed)``, or as the archive holds it), ``"untrained"`` (the same,
+    for factories and timm) or a weights file (loaded strictly).
 
     Returns
     -------
@@ -204,6 +242,13 @@ def load_model(
     """
     import torch
 
+    if is_user_model(name):
+        return _load_user_model(name, weights=weights, init_seed=init_seed, model_kwargs=model_kwargs,
+                                weights_prefix=weights_prefix, base_dir=base_dir)
+    if model_kwargs or weights_prefix:
+        raise UserError(f"kwargs and weights_prefix are for user models (an import path); {name!r} is a named network")
+    if weights is None:
+        weights = "imagenet"
     n_classes = None
     path = None
     if isinstance(weights, (str, os.PathLike)) and str(weights) not in ("imagenet", "untrained"):
@@ -248,6 +293,41 @@ def load_model(
     return model, meta
 
 
+USER_WEIGHT_KEYWORDS = ("builtin", "untrained")
+"""Weights keywords of user models (besides a file)."""
+
+
+def _load_user_model(name, *, weights, init_seed, model_kwargs, weights_prefix, base_dir):
+    source = parse_model_source(name)
+    weights = "builtin" if weights is None else weights
+    path = None
+    if isinstance(weights, os.PathLike) or (isinstance(weights, str) and weights not in USER_WEIGHT_KEYWORDS):
+        if weights == "imagenet":
+            raise WeightsError(
+                f"{name}: 'imagenet' weights are for the torchvision networks; give a user model "
+                "'builtin' (as built), 'untrained' or a weights file"
+            )
+        if not isinstance(weights, (str, os.PathLike)):
+            raise UserError(f"weights must be 'builtin', 'untrained' or a file path; got {weights!r}")
+        path = Path(base_dir or ".") / weights
+    if weights == "untrained" and source.kind == "torchscript":
+        raise WeightsError(
+            f"{name}: a TorchScript archive carries its own weights; use weights 'builtin' or a state-dict file"
+        )
+    model, defaults = build_user_model(source, kwargs=model_kwargs, init_seed=init_seed, base_dir=base_dir)
+    meta: dict[str, Any] = {"preprocessing_defaults": defaults}
+    if path is not None:
+        load_user_weights(model, path, prefix=weights_prefix, label=name)
+        meta["weights"] = f"file:{path.name}"
+    elif source.kind == "torchscript":
+        meta["weights"] = f"torchscript:{Path(source.target).name}"
+    else:
+        meta["weights"] = f"{weights}:seed{int(init_seed)}"
+    _disable_inplace(model)
+    model.eval()
+    return model, meta
+
+
 def _load_state(model, state: dict, name: str) -> None:
     on_meta = any(p.is_meta for p in model.parameters())
     try:
@@ -281,7 +361,15 @@ def _download_imagenet_state(name: str) -> tuple[dict, str]:
 # ============================================================================= layers
 
 
-def network_layers(name: str, *, layer_set: str = "default", model=None) -> list[Layer]:
+def network_layers(
+    name: str,
+    *,
+    layer_set: str = "default",
+    model=None,
+    model_kwargs: dict[str, Any] | None = None,
+    preprocessing: Any = None,
+    base_dir: str | os.PathLike | None = None,
+) -> list[Layer]:
     """The analysed layers of a network, in forward order, ``pixels`` first.
 
     Parameters
@@ -294,6 +382,12 @@ def network_layers(name: str, *, layer_set: str = "default", model=None) -> list
         ReLU call, sum). Other networks: both give every entry.
     model : torch.nn.Module, optional
         The model (built on the meta device if omitted: cheap, no weights).
+    model_kwargs, preprocessing, base_dir
+        User models: the factory's keyword arguments, the preprocessing (its input size
+        decides the layers' shapes) and where files are looked up. A user model is built (as
+        built, no weights file) and run once on a blank image to list what it computes
+        (:func:`~dnn_manifolds.generation.user_models.describe_model`); "default" is its
+        default list, "all" every recordable layer.
 
     Returns
     -------
@@ -301,6 +395,12 @@ def network_layers(name: str, *, layer_set: str = "default", model=None) -> list
     """
     if layer_set not in ("default", "all"):
         raise UserError(f"layer_set must be 'default' or 'all'; got {layer_set!r}")
+    if is_user_model(name):
+        from .recording import Network
+
+        net = Network(name, weights=None, layer_set=layer_set, model_kwargs=model_kwargs,
+                      preprocessing=preprocessing, base_dir=base_dir)
+        return net.default_layers
     if model is None:
         import torch
 
@@ -406,17 +506,37 @@ def _generic_layers(model) -> list[Layer]:
     return out
 
 
+def resolve_layer_names(layers: Sequence[Layer], names: Sequence[str]) -> list[str]:
+    """Slugs of ``names``, each a layer's slug or (user models) its module / node name.
+
+    Raises
+    ------
+    UserError
+        Naming the unknown names and (up to 60 of) the layers there are.
+    """
+    by_slug = {layer.slug: layer for layer in layers}
+    by_name = {layer.name: layer.slug for layer in layers if layer.name}
+    out, unknown = [], []
+    for n in names:
+        if n in by_slug:
+            out.append(n)
+        elif n in by_name:
+            out.append(by_name[n])
+        else:
+            unknown.append(n)
+    if unknown:
+        slugs = [lay.slug for lay in layers]
+        shown = slugs if len(slugs) <= 60 else slugs[:60] + [f"… {len(slugs) - 60} more"]
+        raise UserError(f"unknown layer(s) {unknown}; this network has: {shown}")
+    return out
+
+
 def select_layers(layers: Sequence[Layer], names: Sequence[str] | None) -> list[Layer]:
-    """The layers named by slug, in the network's order (all layers if ``names`` is None)."""
+    """The layers named by slug (or, for user models, module / node name), in the network's
+    order (all layers if ``names`` is None)."""
     if names is None:
         return list(layers)
-    by_slug = {layer.slug: layer for layer in layers}
-    unknown = [n for n in names if n not in by_slug]
-    if unknown:
-        raise UserError(
-            f"unknown layer(s) {unknown}; this network has: {[lay.slug for lay in layers]}"
-        )
-    wanted = set(names)
+    wanted = set(resolve_layer_names(layers, names))
     return [layer for layer in layers if layer.slug in wanted]
 
 
@@ -448,172 +568,10 @@ def select_units(n_units: int, *, neuron_seed: int, layer_position: int, max_uni
 # ============================================================================= recording
 
 
-class Network:
-    """A model ready to record layers from warped 64-px images.
+def __getattr__(name: str):
+    # Network lives in .recording (which imports this module); keep the old import path working
+    if name == "Network":
+        from .recording import Network
 
-    Parameters
-    ----------
-    name : str
-        Network name.
-    weights, weights_path, init_seed
-        See :func:`load_model`.
-    layer_set : {"default", "all"}
-        See :func:`network_layers`.
-    device : str or torch.device, default "cpu"
-    input_size : int, optional
-        Side the 64-px images are resized to; default the model's native size (224 for
-        torchvision models, 64 for ``democnn``). Smaller sizes make tests fast.
-    neuron_seed : int, default 0
-        Seed of the unit subsets (:func:`select_units`).
-    max_units : int, default 4096
-
-    Attributes
-    ----------
-    model, layers (list of Layer), meta (dict), input_size, device
-    """
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        weights: str | os.PathLike = "imagenet",
-        weights_path: str | os.PathLike | None = None,
-        init_seed: int = 0,
-        layer_set: str = "default",
-        device: Any = "cpu",
-        input_size: int | None = None,
-        neuron_seed: int = 0,
-        max_units: int = N_UNITS,
-    ):
-        import torch
-
-        self.name = name
-        self.model, self.meta = load_model(name, weights=weights, weights_path=weights_path,
-                                           init_seed=init_seed)
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        self.layers = network_layers(name, layer_set=layer_set, model=self.model)
-        native = IMAGE_SIZE if name == DEMO_NETWORK else 224
-        self.input_size = int(input_size or native)
-        self.neuron_seed = int(neuron_seed)
-        self.max_units = int(max_units)
-        self._modules = dict(self.model.named_modules())
-        self._shapes: dict[str, tuple[int, ...]] | None = None
-        self._units: dict[str, np.ndarray] = {}
-
-    # -- preprocessing
-    def preprocess(self, images):
-        """Network input from warped images.
-
-        Parameters
-        ----------
-        images : torch.Tensor of shape (n, 3, 64, 64)
-            0..255 scale.
-
-        Returns
-        -------
-        torch.Tensor of shape (n, 3, input_size, input_size)
-            Bicubic resize (a = −0.5, antialias), ``/255``, ImageNet mean/std.
-        """
-        import torch
-        from torchvision.transforms.v2 import functional as TF
-
-        x = images.to(self.device, torch.float32)
-        if x.shape[-1] != self.input_size:
-            x = TF.resize(x, [self.input_size, self.input_size],
-                          interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
-        mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255
-        std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255
-        return (x - mean) / std
-
-    # -- shapes and units
-    def layer_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of one image's output at every layer (one forward pass on a blank image)."""
-        if self._shapes is None:
-            import torch
-
-            blank = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE, device=self.device)
-            out = self._forward(blank, self.layers, units=False)
-            self._shapes = {slug: tuple(v.shape[1:]) for slug, v in out.items()}
-        return self._shapes
-
-    def units(self, slug: str) -> np.ndarray:
-        """Recorded unit indices (into the flattened layer) of one layer."""
-        if slug not in self._units:
-            pos = [lay.slug for lay in self.layers].index(slug)
-            n = int(np.prod(self.layer_shapes()[slug]))
-            self._units[slug] = select_units(n, neuron_seed=self.neuron_seed, layer_position=pos,
-                                             max_units=self.max_units)
-        return self._units[slug]
-
-    def record(self, images, layers: Sequence[Layer] | Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """Responses of the recorded units to a batch of warped images.
-
-        Parameters
-        ----------
-        images : torch.Tensor of shape (n, 3, 64, 64)
-            Warped images, 0..255 scale.
-        layers : sequence of Layer or str, optional
-            Default: all layers.
-
-        Returns
-        -------
-        dict of str to ndarray of float32, shape (n, n_units_layer)
-        """
-        if layers is None:
-            layers = self.layers
-        layers = select_layers(self.layers, [lay if isinstance(lay, str) else lay.slug for lay in layers])
-        for layer in layers:
-            self.units(layer.slug)  # make sure subsets exist before hooking
-        return self._forward(images, layers, units=True)
-
-    def _forward(self, images, layers: Sequence[Layer], *, units: bool) -> dict[str, Any]:
-        import torch
-
-        wanted: dict[tuple[str, int], list[Layer]] = {}
-        for layer in layers:
-            if layer.kind in ("output", "input"):
-                if layer.module not in self._modules:
-                    raise UserError(f"layer {layer.slug!r}: no module {layer.module!r} in {self.name}")
-                wanted.setdefault((layer.module, layer.call), []).append(layer)
-        results: dict[str, Any] = {}
-        unit_index = {}
-        if units:
-            unit_index = {layer.slug: torch.as_tensor(self._units[layer.slug], device=self.device)
-                          for layer in layers}
-
-        def keep(layer: Layer, tensor) -> None:
-            flat = tensor.detach().reshape(tensor.shape[0], -1) if units else tensor.detach()
-            if units:
-                flat = flat.index_select(1, unit_index[layer.slug])
-            results[layer.slug] = flat.float().cpu()
-
-        calls: dict[str, int] = {}
-        handles = []
-        modules_needed = {m for m, _ in wanted}
-        for mod_name in modules_needed:
-            def hook(module, inputs, output, _name=mod_name):
-                k = calls.get(_name, 0)
-                calls[_name] = k + 1
-                for layer in wanted.get((_name, k), []):
-                    keep(layer, inputs[0] if layer.kind == "input" else output)
-            handles.append(self._modules[mod_name].register_forward_hook(hook))
-        try:
-            with torch.inference_mode():
-                x = images.to(self.device, torch.float32)
-                for layer in layers:
-                    if layer.kind == "pixels":
-                        keep(layer, x.mean(dim=1) / 255.0)
-                logits = self.model(self.preprocess(x))
-                if isinstance(logits, tuple):
-                    logits = logits[0]
-                for layer in layers:
-                    if layer.kind == "softmax":
-                        keep(layer, torch.softmax(logits, dim=1))
-        finally:
-            for h in handles:
-                h.remove()
-        missing = [lay.slug for lay in layers if lay.slug not in results]
-        if missing:
-            raise RuntimeError(f"{self.name}: layers {missing} were not reached in the forward pass")
-        return {k: (v.numpy() if units else v) for k, v in results.items()}
+        return Network
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

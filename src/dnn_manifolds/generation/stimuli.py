@@ -23,7 +23,7 @@ Template choice lives in :mod:`dnn_manifolds.generation.templates`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -250,10 +250,11 @@ def open_stimuli(path: str | os.PathLike) -> StimulusSet:
 
 def write_stimulus_file(
     path: str | os.PathLike,
-    images: np.ndarray,
+    images: np.ndarray | Iterable[np.ndarray],
     labels: Sequence[str],
     *,
     attrs: dict[str, Any] | None = None,
+    extra: dict[str, Sequence[str]] | None = None,
 ) -> Path:
     """Write images and labels in the thumbnails' MATLAB v7.3 layout, atomically.
 
@@ -261,12 +262,16 @@ def write_stimulus_file(
     ----------
     path : path-like
         Output file.
-    images : ndarray of uint8, shape (n_images, size, size, 3)
-        Rows are image *y*.
+    images : ndarray of uint8, shape (n_images, size, size, 3), or an iterable of such images
+        Rows are image *y*. An iterable (one (size, size, 3) image per label) is written
+        image by image, so that large sets need no memory for all of them.
     labels : sequence of str, length n_images
         Category of each image.
     attrs : dict, optional
         Root attributes (strings and numbers).
+    extra : dict of str to sequence of str, optional
+        Further string datasets, one entry per image (e.g. the source file of each image);
+        the reader ignores them.
 
     Notes
     -----
@@ -274,28 +279,37 @@ def write_stimulus_file(
     image; ``labels`` as a MATLAB cell array (object references into ``#refs#`` to uint16
     character arrays), which is how MATLAB v7.3 stores a cell array of strings.
     """
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[3] != 3 or images.shape[1] != images.shape[2]:
-        raise UserError(
-            f"images must have shape (n_images, size, size, 3); got {images.shape}"
-        )
-    if images.dtype != np.uint8:
-        raise UserError(f"images must be uint8; got {images.dtype}")
     labels = [str(lab) for lab in labels]
-    if len(labels) != images.shape[0]:
-        raise UserError(f"need one label per image: {len(labels)} labels, {images.shape[0]} images")
-    n, size = images.shape[0], images.shape[1]
+    n = len(labels)
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4 or images.shape[3] != 3 or images.shape[1] != images.shape[2]:
+            raise UserError(f"images must have shape (n_images, size, size, 3); got {images.shape}")
+        if images.dtype != np.uint8:
+            raise UserError(f"images must be uint8; got {images.dtype}")
+        if n != images.shape[0]:
+            raise UserError(f"need one label per image: {n} labels, {images.shape[0]} images")
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            ds = f.create_dataset(
-                "thumbnails",
-                data=images.transpose(0, 3, 2, 1),
-                chunks=(1, 3, size, size),
-                compression="gzip",
-                compression_opts=1,
-                shuffle=True,
-            )
-            ds.attrs["MATLAB_class"] = np.bytes_("uint8")
+            ds = None
+            count = 0
+            for image in images:
+                image = np.asarray(image)
+                if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1] or image.dtype != np.uint8:
+                    raise UserError(f"images must be uint8 of shape (size, size, 3); got {image.dtype} {image.shape}")
+                if count >= n:
+                    raise UserError(f"need one label per image: {n} labels, more images")
+                if ds is None:
+                    size = image.shape[0]
+                    ds = f.create_dataset("thumbnails", shape=(n, 3, size, size), dtype=np.uint8,
+                                          chunks=(1, 3, size, size), compression="gzip",
+                                          compression_opts=1, shuffle=True)
+                    ds.attrs["MATLAB_class"] = np.bytes_("uint8")
+                elif image.shape[0] != ds.shape[2]:
+                    raise UserError(f"images must all have one size; got {image.shape[0]} after {ds.shape[2]}")
+                ds[count] = image.transpose(2, 1, 0)
+                count += 1
+            if count != n or ds is None:
+                raise UserError(f"need one label per image: {n} labels, {count} images")
             refs_group = f.create_group("#refs#")
             refs = np.empty((n, 1), dtype=h5py.ref_dtype)
             codes: dict[str, Any] = {}
@@ -309,6 +323,11 @@ def write_stimulus_file(
                 refs[i, 0] = codes[lab]
             lab_ds = f.create_dataset("labels", data=refs, dtype=h5py.ref_dtype)
             lab_ds.attrs["MATLAB_class"] = np.bytes_("cell")
+            for name, values in (extra or {}).items():
+                values = [str(v) for v in values]
+                if len(values) != n:
+                    raise UserError(f"extra dataset {name!r} needs {n} entries; got {len(values)}")
+                f.create_dataset(name, data=np.array(values, dtype=object), dtype=h5py.string_dtype())
             for key, value in (attrs or {}).items():
                 f.attrs[key] = value
     return Path(path)

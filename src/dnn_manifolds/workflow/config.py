@@ -4,7 +4,9 @@ The Snakemake workflow first validates its config against
 ``workflow/schemas/config.schema.yaml`` (keys and types; generated from
 :mod:`dnn_manifolds.workflow.schema`, where every key's default lives), then calls
 :func:`check_config`, which fills in the defaults and checks what needs the package — network and layer names, transform names, odd sample
-counts for 1-d manifolds, more categories than objects, analysis options — and raises
+counts for 1-d manifolds, more categories than objects, analysis options; a user model is
+built with its weights and run once, an image folder's images are listed and their headers
+read — and raises
 :class:`ConfigError` naming the key and the allowed values. Both happen when the workflow is
 parsed, before any job starts.
 
@@ -50,6 +52,7 @@ SEED_PURPOSES = {
 """Integer keys of the derived seeds (appended to the base seed in the SeedSequence)."""
 
 WEIGHT_KEYWORDS = ("untrained", "imagenet", "demo")
+USER_WEIGHT_KEYWORDS = ("builtin", "untrained")
 DEFAULT_TRANSFORMS = {"point-cloud": ("full",)}
 
 
@@ -73,6 +76,24 @@ class NetworkSpec:
     weights_path: str | None
     layers: tuple[str, ...]
     layer_index: dict[str, int]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    weights_prefix: str | None = None
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    """Files the network is made from (a model's .py file or TorchScript archive, a user
+    model's weights file): inputs of its generation jobs, so that changing them re-runs them."""
+
+    def shard_settings(self) -> dict[str, Any]:
+        """The user-model keyword arguments of generate_shard (only those that are set, so the
+        named networks' jobs keep their parameters)."""
+        out: dict[str, Any] = {}
+        if self.kwargs:
+            out["model_kwargs"] = dict(self.kwargs)
+        if self.weights_prefix:
+            out["weights_prefix"] = self.weights_prefix
+        if self.preprocessing:
+            out["preprocessing"] = dict(self.preprocessing)
+        return out
 
 
 @dataclass(frozen=True)
@@ -134,6 +155,12 @@ class WorkflowConfig:
     own_data: dict[str, str]
     own_variable: str
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    image_options: dict[str, Any] = field(default_factory=dict)
+    """``stimuli.source: images``: the arguments of image_stimuli (path, fit, crop, background)."""
+    image_files: tuple[str, ...] = ()
+    """``stimuli.source: images``: every image (and the CSV), inputs of the conversion job."""
+    own_data_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per own-data input: the options of dnn_manifolds.data.inputs.import_any besides the path."""
 
     @property
     def uses_gpu(self) -> bool:
@@ -156,6 +183,15 @@ class WorkflowConfig:
         if self.geometry_enabled:
             out.append("geometry")
         return out
+
+    def own_import_options(self, name: str) -> dict[str, Any]:
+        """Keyword arguments of :func:`dnn_manifolds.data.inputs.import_any` for own-data input
+        ``name`` (besides its path): its own options, and ``own_data.variable`` for the file
+        formats that name their variable (assemblies and features find theirs)."""
+        options = dict(self.own_data_options.get(name, {}))
+        if not any(k in options for k in ("object_coord", "labels", "labels_column")):
+            options.setdefault("variable", self.own_variable)
+        return options
 
     def geometry_options_for(self, kind: str) -> dict[str, Any]:
         """Geometry options (every option, as a mapping) for a manifold kind; method ``auto``
@@ -349,7 +385,11 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
     stim = config["stimuli"]
     source = stim["source"]
     n_categories = n_exemplars = None
-    if source == "embedded":
+    image_options: dict[str, Any] = {}
+    image_files: tuple[str, ...] = ()
+    if source == "images":
+        stimuli_path, image_options, image_files, n_categories, n_exemplars = _check_images(stim["images"], base_dir)
+    elif source == "embedded":
         n_categories = int(stim["n_categories"])
         n_exemplars = int(stim["n_exemplars"])
         stimuli_path = f"resources/stimuli/embedded_seed{seeds['stimuli']}_c{n_categories}_e{n_exemplars}.h5"
@@ -362,7 +402,8 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
             )
 
     networks = _check_networks(config["networks"], base_dir)
-    manifolds = _check_manifolds(config["manifolds"], n_categories, n_exemplars, MANIFOLD_KINDS, TRANSFORMS, networks)
+    manifolds = _check_manifolds(config["manifolds"], n_categories, n_exemplars, MANIFOLD_KINDS, TRANSFORMS,
+                                 networks, images=source == "images")
 
     demo_epochs = int(config["demo_training"]["epochs"])
     if any(n.weights == "demo" for n in networks.values()) and source != "embedded":
@@ -398,10 +439,22 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
     only = {k: list(v) for k, v in config["only"].items()}
     _check_only(only, networks, manifolds, experiments)
 
-    own = dict(config["own_data"]["inputs"])
-    for name, path in own.items():
+    own: dict[str, str] = {}
+    own_options: dict[str, dict[str, Any]] = {}
+    for name, entry in dict(config["own_data"]["inputs"]).items():
+        options = dict(entry) if isinstance(entry, Mapping) else {"path": entry}
+        path = str(options.pop("path"))
+        key = f"own_data.inputs.{name}" + (".path" if isinstance(entry, Mapping) else "")
         if not (base_dir / path).exists():
-            raise _err(f"own_data.inputs.{name}", f"file {path} does not exist")
+            raise _err(key, f"file {path} does not exist")
+        if options.get("labels") is not None and not (base_dir / options["labels"]).exists():
+            raise _err(f"own_data.inputs.{name}.labels", f"file {options['labels']} does not exist")
+        if "object_coord" in options and ("labels" in options or "labels_column" in options):
+            raise _err(f"own_data.inputs.{name}", "object_coord (an assembly) and labels / labels_column (features) exclude each other")
+        if ("session_coord" in options or "average_by" in options) and "object_coord" not in options:
+            raise _err(f"own_data.inputs.{name}", "session_coord and average_by need object_coord (an assembly)")
+        own[name] = path
+        own_options[name] = options
 
     return WorkflowConfig(
         seed=seed,
@@ -425,7 +478,36 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         own_data=own,
         own_variable=str(config["own_data"]["variable"]),
         raw=dict(config),
+        image_options=image_options,
+        image_files=image_files,
+        own_data_options=own_options,
     )
+
+
+def _check_images(images: Mapping[str, Any], base_dir: Path):
+    """``stimuli.images``: list and check the images (headers only, no torch); return the
+    stimulus file path, the conversion options, the input files, the number of objects and
+    the most images of one object."""
+    import hashlib
+    import json
+
+    from ..generation.image_folder import check_images, list_images
+
+    if not images.get("path"):
+        raise _err("stimuli.images.path", "is required with stimuli.source: images (a folder or a CSV of path,object)")
+    path = str(images["path"])
+    options = {"path": path, "fit": images["fit"], "crop": images["crop"], "background": images["background"]}
+    try:
+        listing = list_images(base_dir / path)
+        check_images(listing)
+    except (UserError, FileNotFoundError) as err:
+        raise _err("stimuli.images.path", str(err)) from err
+    digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]
+    files = [os.path.relpath(f, base_dir) for f in listing.files]
+    if listing.layout == "csv":
+        files.append(os.path.relpath(listing.source, base_dir))
+    counts = listing.counts
+    return (f"resources/stimuli/images_{digest}.h5", options, tuple(files), len(counts), max(counts.values()))
 
 
 def _check_networks(networks: Mapping[str, Any], base_dir: Path) -> dict[str, NetworkSpec]:
@@ -435,6 +517,13 @@ def _check_networks(networks: Mapping[str, Any], base_dir: Path) -> dict[str, Ne
     out = {}
     for name, spec in networks.items():
         arch = str(spec["architecture"])
+        if ":" in arch:  # a model of the user's own: built and run once here (torch)
+            out[name] = _check_user_network(name, spec, base_dir)
+            continue
+        for key in ("kwargs", "weights_prefix"):
+            if spec.get(key):
+                raise _err(f"networks.{name}.{key}", "is for user models (architecture: an import path, timm:<name> or torchscript:<file>)")
+        prep = _check_preprocessing(name, spec)
         catalogue = known_layers(arch)
         if catalogue is None and known is None:  # only architectures outside the catalogue need torch
             known = available_networks()
@@ -445,7 +534,9 @@ def _check_networks(networks: Mapping[str, Any], base_dir: Path) -> dict[str, Ne
                 f"unknown network {arch!r}; use one of {shown} or a torchvision classification "
                 "model name (dnn-manifolds layers --help)",
             )
-        weights = str(spec["weights"])
+        weights = str(spec.get("weights") or "untrained")
+        if weights == "builtin":
+            raise _err(f"networks.{name}.weights", f"'builtin' is for user models; use one of {list(WEIGHT_KEYWORDS)} or a file")
         if weights not in WEIGHT_KEYWORDS and not (base_dir / weights).exists():
             raise _err(
                 f"networks.{name}.weights",
@@ -474,11 +565,89 @@ def _check_networks(networks: Mapping[str, Any], base_dir: Path) -> dict[str, Ne
             weights_path=spec.get("weights_path"),
             layers=tuple(layers),
             layer_index={layer: i for i, layer in enumerate(all_layers)},
+            preprocessing=prep,
         )
     return out
 
 
-def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms, networks) -> dict[str, ManifoldSpec]:
+def _check_preprocessing(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    from ..generation.preprocessing import Preprocessing
+
+    prep = {k: v for k, v in dict(spec.get("preprocessing") or {}).items() if v is not None}
+    try:
+        Preprocessing.from_mapping(prep)
+    except UserError as err:
+        raise _err(f"networks.{name}.preprocessing", str(err)) from err
+    return prep
+
+
+def _check_user_network(name: str, spec: Mapping[str, Any], base_dir: Path) -> NetworkSpec:
+    """Build a user model with its weights and preprocessing and run it once on a blank
+    image, so that a missing callable, weights that do not fit or an unknown layer stop the
+    workflow before any job (``docs/generation.md#generation-user-models``)."""
+    from ..generation.networks import WeightsError, resolve_layer_names
+    from ..generation.recording import Network
+    from ..generation.user_models import ModelError, parse_model_source
+
+    arch = str(spec["architecture"])
+    key = f"networks.{name}"
+    try:
+        source = parse_model_source(arch)
+    except UserError as err:
+        raise _err(f"{key}.architecture", str(err)) from err
+    weights = str(spec.get("weights") or "builtin")
+    if weights in ("imagenet", "demo"):
+        raise _err(f"{key}.weights", f"{weights!r} is for the named networks; a user model takes {list(USER_WEIGHT_KEYWORDS)} or a weights file")
+    if weights not in USER_WEIGHT_KEYWORDS and not (base_dir / weights).exists():
+        raise _err(f"{key}.weights", f"{weights!r} is neither one of {list(USER_WEIGHT_KEYWORDS)} nor an existing file")
+    if spec.get("weights_path"):
+        raise _err(f"{key}.weights_path", "is for torchvision's ImageNet weights; give a user model's weights file as weights")
+    prep = _check_preprocessing(name, spec)
+    if prep.get("function"):
+        from ..generation.user_models import import_callable
+
+        try:
+            import_callable(prep["function"], what="preprocessing function", base_dir=base_dir)
+        except UserError as err:
+            raise _err(f"{key}.preprocessing.function", str(err)) from err
+    kwargs = dict(spec.get("kwargs") or {})
+    try:
+        net = Network(arch, weights=None if weights == "builtin" else weights, model_kwargs=kwargs,
+                      weights_prefix=spec.get("weights_prefix"), preprocessing=prep, base_dir=base_dir)
+    except (WeightsError, FileNotFoundError) as err:
+        raise _err(f"{key}.weights", str(err)) from err
+    except ModelError as err:
+        raise _err(f"{key}.architecture", str(err)) from err
+    except UserError as err:
+        raise _err(f"{key}.preprocessing", str(err)) from err
+    all_layers = [layer.slug for layer in net.layers]
+    wanted = spec["layers"]
+    if wanted == "all":
+        layers = [layer.slug for layer in net.default_layers]
+    else:
+        try:
+            slugs = resolve_layer_names(net.layers, list(wanted))
+        except UserError as err:
+            raise _err(f"{key}.layers", f"{err} (dnn-manifolds layers {arch} --layer-set all lists them)") from err
+        if len(set(slugs)) != len(slugs):
+            raise _err(f"{key}.layers", "lists a layer twice")
+        layers = [slug for slug in all_layers if slug in set(slugs)]
+    files = [f for f in (source.file, None if weights in USER_WEIGHT_KEYWORDS else weights) if f]
+    return NetworkSpec(
+        name=name,
+        architecture=arch,
+        weights=weights,
+        weights_path=None,
+        layers=tuple(layers),
+        layer_index={layer: i for i, layer in enumerate(all_layers)},
+        kwargs=kwargs,
+        weights_prefix=spec.get("weights_prefix"),
+        preprocessing=prep,
+        files=tuple(files),
+    )
+
+
+def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms, networks, *, images=False) -> dict[str, ManifoldSpec]:
     out = {}
     for name, spec in manifolds.items():
         kind = spec["kind"]
@@ -491,7 +660,12 @@ def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms, ne
             raise _err(f"{key}.transforms", f"{bad} not allowed for kind {kind!r}; allowed: {list(transforms[kind])}")
         if len(set(chosen)) != len(chosen):
             raise _err(f"{key}.transforms", "lists a transform twice")
-        n_objects = int(spec["n_objects"])
+        if spec.get("n_objects") is None:
+            if not images:
+                raise _err(f"{key}.n_objects", "is required (the number P of objects)")
+            n_objects = int(n_categories)
+        else:
+            n_objects = int(spec["n_objects"])
         n_samples = int(spec["n_samples"])
         range_factor = spec.get("range_factor")
         if kind in ("1d", "2d"):
@@ -505,11 +679,18 @@ def _check_manifolds(manifolds, n_categories, n_exemplars, kinds, transforms, ne
         if kind == "1d" and n_samples % 2 == 0:
             raise _err(f"{key}.n_samples", f"must be odd for 1-d manifolds (the identity is the centre sample); got {n_samples}")
         if n_categories is not None and n_objects > n_categories:
+            where = "objects in stimuli.images.path" if images else "categories (stimuli.n_categories)"
             raise _err(
                 f"{key}.n_objects",
-                f"{n_objects} objects but the stimulus set has {n_categories} categories (stimuli.n_categories)",
+                f"{n_objects} objects but the stimulus set has {n_categories} {where}",
             )
         if kind == "point-cloud" and n_exemplars is not None and n_samples > n_exemplars:
+            if images:
+                raise _err(
+                    f"{key}.n_samples",
+                    f"{n_samples} samples per point cloud but the largest object has {n_exemplars} images "
+                    "(objects with fewer get missing samples)",
+                )
             raise _err(
                 f"{key}.n_samples",
                 f"{n_samples} samples per point cloud but each category has {n_exemplars} images (stimuli.n_exemplars)",

@@ -38,6 +38,31 @@ _NO_DEFAULT = object()
 SLUG = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}
 NAME_PATTERN = "^[A-Za-z0-9_]+$"
 POSITIVE_INT = {"type": "integer", "minimum": 1}
+LAYER_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}
+TRIPLE = {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "number"}}
+GRAY = {"type": "integer", "minimum": 0, "maximum": 255}
+_OWN_INPUT = {
+    "oneOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["path"],
+            "properties": {
+                "path": {"type": "string", "description": "the data file"},
+                "variable": {"type": "string", "description": "the data variable (default: own_data.variable; assemblies and features: the only one)"},
+                "object_coord": {"type": "string", "description": "assemblies: presentation coordinate naming the objects"},
+                "session_coord": {"type": "string", "description": "assemblies: neuroid (or presentation) coordinate naming the sessions"},
+                "average_by": {"type": "string", "description": "assemblies: presentation coordinate whose repeated values are averaged"},
+                "presentation_dim": {"type": "string", "description": "assemblies: the presentation dim (default presentation)"},
+                "neuroid_dim": {"type": "string", "description": "assemblies: the neuroid dim (default neuroid)"},
+                "labels": {"type": "string", "description": "features: labels file, one object per stimulus"},
+                "labels_column": {"type": "string", "description": "features: the labels' column (labels CSV or features CSV)"},
+                "labels_from": {"enum": ["value", "parent"], "description": "features: parent = labels are paths, their folder names the object"},
+            },
+        },
+    ]
+}
 
 
 @dataclass(frozen=True)
@@ -89,21 +114,32 @@ KEYS: tuple[Key, ...] = (
     Key("device", {"enum": ["auto", "cpu", "cuda"]}, "where networks run (generation, training); auto: a GPU when the job sees one (resolved inside the job)", "auto"),
     Key("batch_size", POSITIVE_INT, "images per forward pass", 64),
     # ------------------------------------------------------------------ stimuli
-    Key("stimuli.source", {"enum": ["embedded", "thumbnails"]}, "the embedded offline stimulus set, or the ImageNet 64px thumbnails file", "embedded"),
+    Key("stimuli.source", {"enum": ["embedded", "thumbnails", "images"]}, "the embedded offline stimulus set, the ImageNet 64px thumbnails file, or images: your own image folder (stimuli.images)", "embedded"),
     Key("stimuli.n_categories", {"type": "integer", "minimum": 2}, "categories of the embedded set", 64),
     Key("stimuli.n_exemplars", POSITIVE_INT, "images per category of the embedded set", 20),
     Key("stimuli.thumbnails_path", {"type": "string"}, "local path of the thumbnails file (downloaded there if missing and download is true)", "resources/imagenet_all_thumbnails_64px.mat"),
     Key("stimuli.download", {"type": "boolean"}, "download the thumbnails (figshare, resumable, checksum-verified) if missing", True),
+    Key("stimuli.images.path", {"type": "string"}, "source images: your images: a folder with one sub-folder per object, a flat folder of template images (each its own object), or a CSV with columns path,object (docs/generation.md#generation-image-folders)"),
+    Key("stimuli.images.fit", {"enum": ["object", "view", "stimulus"]}, "source images: what each (square) image becomes: the 48-px object square, the 64-px view (object and frame), or the whole 144-px stimulus", "object"),
+    Key("stimuli.images.crop", {"enum": ["center", "pad"]}, "source images: non-square images keep their central square, or are padded to a square with the background", "center"),
+    Key("stimuli.images.background", {"oneOf": [{"enum": ["border", "edge", "reflect"]}, GRAY, {"type": "array", "minItems": 3, "maxItems": 3, "items": GRAY}]}, "source images: the surround up to 144 px: border (median colour of the image's border), edge (repeated), reflect (mirrored), a gray level or [R, G, B]", "border"),
     # ------------------------------------------------------------------ networks
-    Key("networks.<name>.architecture", {"type": "string"}, "alexnet, vgg16, resnet50, democnn, or any torchvision classification model name", _REQUIRED),
-    Key("networks.<name>.weights", {"type": "string"}, "untrained (seeded random init), imagenet (torchvision weights), demo (the CNN trained by the workflow; democnn only), or a path to a weights/checkpoint file", "untrained"),
+    Key("networks.<name>.architecture", {"type": "string"}, "alexnet, vgg16, resnet50, democnn, any torchvision classification model name, or your own model: package.module:factory, file.py:factory, timm:<name>, torchscript:<file> (docs/generation.md#generation-user-models)", _REQUIRED),
+    Key("networks.<name>.weights", {"type": "string"}, "untrained (seeded random init), imagenet (torchvision weights), demo (the CNN trained by the workflow; democnn only), builtin (user models: as the factory or archive gives it), or a path to a weights/checkpoint file", shown_default="`untrained`; user models: `builtin`"),
+    Key("networks.<name>.kwargs", {"type": "object"}, "user models: keyword arguments of the factory (or of timm.create_model)", {}, "`{}`"),
+    Key("networks.<name>.weights_prefix", {"type": "string"}, "user models: load only the weights file's keys under this prefix, removing it (e.g. encoder.)"),
+    Key("networks.<name>.preprocessing.input_size", {"type": "integer", "minimum": 8}, "network input side, pixels (the 64-px warped images are resized to it)", shown_default="224; democnn 64; timm: the model's"),
+    Key("networks.<name>.preprocessing.mean", TRIPLE, "per-channel mean on the 0..1 scale", shown_default="ImageNet's; timm: the model's"),
+    Key("networks.<name>.preprocessing.std", TRIPLE, "per-channel std on the 0..1 scale", shown_default="ImageNet's; timm: the model's"),
+    Key("networks.<name>.preprocessing.interpolation", {"enum": ["bicubic", "bilinear", "nearest"]}, "resize interpolation", shown_default="bicubic; timm: the model's"),
+    Key("networks.<name>.preprocessing.function", {"type": "string"}, "import path of a callable replacing resize and normalisation: fn(images (n, 3, 64, 64) in 0..1) -> model input"),
     Key("networks.<name>.weights_path", {"type": "string"}, "offline copy of the torchvision ImageNet weights file (with weights: imagenet)"),
-    Key("networks.<name>.layers", {"oneOf": [{"enum": ["all"]}, {"type": "array", "minItems": 1, "items": SLUG}]}, "all, or a list of layer slugs (dnn-manifolds layers NETWORK lists them)", "all"),
+    Key("networks.<name>.layers", {"oneOf": [{"enum": ["all"]}, {"type": "array", "minItems": 1, "items": LAYER_NAME}]}, "all (the network's default list), or a list of layer slugs or, for user models, module / graph-node names (dnn-manifolds layers NETWORK lists them)", "all"),
     # ------------------------------------------------------------------ manifolds
     Key("manifolds.<name>.kind", {"enum": ["1d", "2d", "point-cloud"]}, "1d: smooth 1-d affine changes; 2d: random 2-d affine changes; point-cloud: many images of a category", _REQUIRED),
     Key("manifolds.<name>.transforms", {"type": "array", "minItems": 1, "items": SLUG}, "1d: x-translation y-translation x-scale y-scale x-shear y-shear rotation; 2d: translation shear; point-cloud variants: full top shuffled", shown_default="1d, 2d: all of the kind; point-cloud: [full]"),
     Key("manifolds.<name>.range_factor", {"type": "number", "exclusiveMinimum": 0}, "size of the change in pixels of corner displacement (the paper's range factor); required for 1d and 2d"),
-    Key("manifolds.<name>.n_objects", {"type": "integer", "minimum": 2}, "P, the number of objects (at most the categories of the stimuli)", _REQUIRED),
+    Key("manifolds.<name>.n_objects", {"type": "integer", "minimum": 2}, "P, the number of objects (at most the categories of the stimuli)", shown_default="(required); source images: every object"),
     Key("manifolds.<name>.n_samples", POSITIVE_INT, "M, samples per object (odd for 1-d manifolds: the identity is the centre sample)", _REQUIRED),
     Key("manifolds.<name>.objects_per_shard", POSITIVE_INT, "objects per generation job", 8),
     Key("manifolds.<name>.objects_seed", {"type": "integer", "minimum": 0, "maximum": 1000}, "template-choice seed as in the original (a seed above the base seed draws an image-disjoint control set)", shown_default="the original's default for P"),
@@ -141,7 +177,7 @@ KEYS: tuple[Key, ...] = (
     Key("only.layers", {"type": "array", "items": SLUG}, "partial runs: only these layers"),
     Key("only.transforms", {"type": "array", "items": SLUG}, "partial runs: only these transforms"),
     Key("only.experiments", {"type": "array", "items": SLUG}, "partial runs: only these experiments (capacity and geometry name the two baseline analyses)"),
-    Key("own_data.inputs.<name>", {"type": "string"}, "your own data sets: a short name and a file (.mat, .npy, .npz, .nc)"),
+    Key("own_data.inputs.<name>", _OWN_INPUT, "your own data sets: a short name and a file (.mat, .npy, .npz, .nc), or a mapping with path and the options of an assembly (object_coord, session_coord, average_by, …) or a feature matrix (labels, labels_column, labels_from) (docs/data-model.md#data-assemblies)"),
     Key("own_data.variable", {"type": "string"}, "name of the data variable in those files", "tuning_function"),
 )
 """Every configuration key."""

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ...data.assemblies import stack_point_clouds
 from ...errors import OptionError, UserError
 from ...validation import check_int
 from ..manipulations import SessionReference, apply_data_options, ball_manifolds
-from ..sessions import analysis_attrs, check_seed, run_sessions
+from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .balls import prepare_balls
 from .fit import fit_transition
 from .options import STATUSES, CapacityOptions
@@ -29,7 +30,7 @@ DESCRIPTION = "direct classification capacity (docs/capacity.md)"
 
 
 def critical_capacity(
-    points: np.ndarray,
+    points: np.ndarray | Sequence[np.ndarray],
     options: CapacityOptions | Mapping[str, Any] | None = None,
     *,
     rng: Any = None,
@@ -48,9 +49,11 @@ def critical_capacity(
 
     Parameters
     ----------
-    points : ndarray of shape (n_neurons, n_samples, n_objects)
-        Responses; missing samples are NaN columns (dropped per object). No neuron filter is
-        applied here (:func:`capacity` drops silent neurons); ``n_neurons`` bounds the search.
+    points : ndarray of shape (n_neurons, n_samples, n_objects), or a list of (n_neurons, M_μ) arrays
+        Responses; missing samples are NaN columns (dropped per object); a list of per-object
+        arrays is stacked with NaN padding (:func:`dnn_manifolds.data.assemblies.stack_point_clouds`).
+        No neuron filter is applied here (:func:`capacity` drops silent neurons);
+        ``n_neurons`` bounds the search.
     options : CapacityOptions or mapping, optional
         Analysis options (:class:`CapacityOptions`); keyword options override them.
     rng : int, SeedSequence, Generator or None
@@ -82,6 +85,8 @@ def critical_capacity(
     t0 = time.perf_counter()
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     jobs = check_int(jobs, "jobs", minimum=1)
+    if isinstance(points, (list, tuple)):
+        points = stack_point_clouds(points)
     return _search(points, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0, reference=reference)
 
 
@@ -185,7 +190,7 @@ def _search(
 
 
 def capacity(
-    dataset: xr.Dataset,
+    dataset: xr.Dataset | xr.DataArray | np.ndarray | list,
     options: CapacityOptions | Mapping[str, Any] | None = None,
     *,
     session: int | str | Sequence[int | str] | None = None,
@@ -199,9 +204,11 @@ def capacity(
 
     Parameters
     ----------
-    dataset : xarray.Dataset
+    dataset : xarray.Dataset, xarray.DataArray, ndarray or list of ndarray
         A manifold dataset (:mod:`dnn_manifolds.data`): ``tuning`` with dims
-        ``(session, neuron, sample, object)``. Silent neurons are dropped per session,
+        ``(session, neuron, sample, object)``; or a DataArray (those dims, or a presentation ×
+        neuroid assembly), an (N, M, P) array, or a list of per-object (N, M_i) arrays
+        (:func:`dnn_manifolds.data.as_dataset`). Silent neurons are dropped per session,
         missing samples per object.
     options : CapacityOptions or mapping, optional
         Analysis options; keyword options (``**option_kwargs``) override them.
@@ -232,6 +239,7 @@ def capacity(
     """
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
+    dataset = as_dataset(dataset)
     jobs = check_int(jobs, "jobs", minimum=1)
 
     def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..sessions import analysis_attrs, check_seed, run_sessions
+from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .mft import manifold_geometry
 from .options import HEADLINE, GeometryOptions
 from .results import to_dataset
@@ -19,7 +19,7 @@ DESCRIPTION = "Mean-field-theory geometry of object manifolds (docs/geometry.md)
 
 
 def geometry(
-    dataset: xr.Dataset,
+    dataset: xr.Dataset | xr.DataArray | np.ndarray | list,
     options: GeometryOptions | Mapping[str, Any] | None = None,
     *,
     session: int | str | Sequence[int | str] | None = None,
@@ -31,10 +31,12 @@ def geometry(
 
     Parameters
     ----------
-    dataset : xarray.Dataset
+    dataset : xarray.Dataset, xarray.DataArray, ndarray or list of ndarray
         A manifold dataset (:mod:`dnn_manifolds.data`): variable ``tuning`` with dims
-        ``(session, neuron, sample, object)``. Silent neurons are dropped per session; missing
-        samples are dropped per object.
+        ``(session, neuron, sample, object)``; or a DataArray (those dims, or a presentation ×
+        neuroid assembly), an (N, M, P) array, or a list of per-object (N, M_i) arrays
+        (:func:`dnn_manifolds.data.as_dataset`). Silent neurons are dropped per session;
+        missing samples are dropped per object.
     options : GeometryOptions or mapping, optional
         Analysis options (``method``, ``n_t``, ``kappa``, ``n_restarts``, ``max_k``,
         ``stiefel_options``); keyword options (``**option_kwargs``) override them.
@@ -61,6 +63,7 @@ def geometry(
     """
     opts = GeometryOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
+    dataset = as_dataset(dataset)
     object_ids = dataset["object"].values
     labels = (
         dataset["object_label"].values
