@@ -178,5 +178,7 @@ def test_an_assembly_through_own_data(workdir):
     run_snakemake("--directory", workdir, "--cores", "2", "--configfile", workdir / "own.yaml")
     with xr.open_dataset(workdir / "results/own/neural/dataset.nc", engine="h5netcdf") as ds:
         assert list(ds["session"].values) == ["IT", "V4"] and ds.sizes["sample"] == 6
-    table = (workdir / "results/own/neural/table.csv").read_text()
-    assert "neural,own,IT," in table and "neural,own,V4," in table
+    from dnn_manifolds.report.tables import read_table
+
+    table = read_table(workdir / "results/own/neural/table.csv")
+    assert set(table["layer"]) == {"IT", "V4"} and set(table["kind"]) == {"own"} and set(table["network"]) == {"neural"}
