@@ -8,6 +8,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from dnn_manifolds.report.catalogue import FIGURE_SPECS, FIGURES
 from dnn_manifolds.workflow import config as wfc
 
 wfc.export_source_path(Path(workflow.basedir) / "src")
@@ -141,6 +142,31 @@ def analysis_entries():
     return CFG.analysis_entries(analysis_path)
 
 
+def separability_entries(wildcards):
+    """The baseline capacity results of one (network, manifold set), every replicate."""
+    return [
+        e
+        for e in analysis_entries()
+        if e["experiment"] == "capacity"
+        and e["network"] == wildcards.network
+        and e["manifold_set"] == wildcards.manifold
+    ]
+
+
+def separability_inputs(wildcards):
+    return [e["path"] for e in separability_entries(wildcards)]
+
+
+def separability_targets():
+    """One separability figure per (network, manifold set) with capacity results."""
+    pairs = dict.fromkeys(
+        (e["network"], e["manifold_set"])
+        for e in analysis_entries()
+        if e["experiment"] == "capacity"
+    )
+    return [f"results/plots/separability/{n}/{m}.png" for n, m in pairs]
+
+
 def contact_sheet_dataset(wildcards):
     """The first recording network's dataset of a manifold set: its object ids are the
     templates."""
@@ -190,11 +216,10 @@ def all_targets():
         targets += [
             "results/tables/results.csv",
             "results/tables/results.nc",
-            "results/plots/capacity_vs_layer.png",
-            "results/plots/geometry_vs_layer.png",
-            "results/plots/theory_vs_simulation.png",
-            "results/plots/separability_curves.png",
+            "results/tables/results.html",
         ]
+        targets += [f"results/plots/{stem}.{ext}" for stem in FIGURES for ext in ("png", "pdf")]
+        targets += separability_targets()
         targets += [
             f"results/plots/contact_sheets/{m}_{t}.png"
             for m, t in CFG.contact_sheet_targets()

@@ -221,6 +221,8 @@ class WorkflowConfig:
                                 {
                                     "path": path(network, manifold, layer, transform, name),
                                     "network": network,
+                                    "architecture": net.architecture,
+                                    "weights": net.weights,
                                     **man.key(),
                                     "layer": layer,
                                     "layer_index": net.layer_index[layer],
