@@ -218,7 +218,9 @@ def all_targets():
             "results/tables/results.nc",
             "results/tables/results.html",
         ]
-        targets += [f"results/plots/{stem}.{ext}" for stem in FIGURES for ext in ("png", "pdf")]
+        targets += [
+            f"results/plots/{stem}.{ext}" for stem in FIGURES for ext in ("png", "pdf")
+        ]
         targets += separability_targets()
         targets += [
             f"results/plots/contact_sheets/{m}_{t}.png"
