@@ -4,6 +4,7 @@
 # checks what needs the package (layer names, transform names, sample counts, categories). Both
 # run when the workflow is parsed, so a bad config stops the run before any job starts.
 import copy
+import functools
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -142,15 +143,19 @@ def analysis_entries():
     return CFG.analysis_entries(analysis_path)
 
 
+@functools.cache
+def _capacity_entries_by_set():
+    """{(network, manifold set): its baseline capacity entries, every replicate} (built once)."""
+    out = {}
+    for e in analysis_entries():
+        if e["experiment"] == "capacity":
+            out.setdefault((e["network"], e["manifold_set"]), []).append(e)
+    return out
+
+
 def separability_entries(wildcards):
     """The baseline capacity results of one (network, manifold set), every replicate."""
-    return [
-        e
-        for e in analysis_entries()
-        if e["experiment"] == "capacity"
-        and e["network"] == wildcards.network
-        and e["manifold_set"] == wildcards.manifold
-    ]
+    return _capacity_entries_by_set().get((wildcards.network, wildcards.manifold), [])
 
 
 def separability_inputs(wildcards):
@@ -159,12 +164,9 @@ def separability_inputs(wildcards):
 
 def separability_targets():
     """One separability figure per (network, manifold set) with capacity results."""
-    pairs = dict.fromkeys(
-        (e["network"], e["manifold_set"])
-        for e in analysis_entries()
-        if e["experiment"] == "capacity"
-    )
-    return [f"results/plots/separability/{n}/{m}.png" for n, m in pairs]
+    return [
+        f"results/plots/separability/{n}/{m}.png" for n, m in _capacity_entries_by_set()
+    ]
 
 
 def contact_sheet_dataset(wildcards):
