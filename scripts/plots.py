@@ -1,8 +1,11 @@
-"""Snakemake wrapper: the run's figures (PNG + PDF) from the tidy table and the capacity curves.
+"""Snakemake wrapper: the figures of ``dnn_manifolds.report.catalogue.FIGURES`` (PNG + PDF)
+from the tidy table.
 
-Inputs: ``table``, ``capacity`` results. Outputs: ``capacity``, ``geometry``, ``scatter``,
-``curves`` (PNG; the PDFs sit beside them). Params: ``entries`` of the capacity results.
+Inputs: ``table``. Outputs: ``png`` (one per figure, in the order of ``params.stems``; each
+PDF is written beside its PNG and listed in ``pdf``). Params: ``stems``.
 """
+
+from pathlib import Path
 
 from dnn_manifolds.report import plots
 from dnn_manifolds.report.tables import read_table
@@ -10,9 +13,6 @@ from dnn_manifolds.workflow.joblog import job_logger
 
 log = job_logger(snakemake.log[0], "plots")
 table = read_table(snakemake.input.table)
-out = snakemake.output
-plots.plot_capacity_vs_layer(table, out.capacity)
-plots.plot_geometry_vs_layer(table, out.geometry)
-plots.plot_theory_vs_simulation(table, out.scatter)
-plots.plot_separability_curves_from_results(snakemake.params.entries, out.curves)
-log.info("figures written")
+for stem, png in zip(snakemake.params.stems, snakemake.output.png, strict=True):
+    plots.draw_figure(stem, table, Path(png).with_suffix(""))
+    log.info("figure %s written", stem)

@@ -62,7 +62,7 @@ def test_manifold_sets_are_never_mixed(run):
     numbered under their set, and two sets of one kind stay apart."""
     config = yaml.safe_load(PRESET.read_text())
     table = read_table(run / "results/tables/results.csv")
-    sets = table.groupby("manifold")[["manifold_set", "replicate", "kind", "range_factor", "n_objects", "n_samples"]].nunique()
+    sets = table.groupby("manifold")[["manifold_set", "replicate", "kind", "range_factor", "n_objects", "n_samples"]].nunique(dropna=False)
     assert (sets == 1).all().all(), sets[(sets != 1).any(axis=1)]
     for name, spec in config["manifolds"].items():
         rows = table[table["manifold_set"] == name]

@@ -4,10 +4,12 @@
 # checks what needs the package (layer names, transform names, sample counts, categories). Both
 # run when the workflow is parsed, so a bad config stops the run before any job starts.
 import copy
+import functools
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from dnn_manifolds.report.catalogue import FIGURE_SPECS, FIGURES
 from dnn_manifolds.workflow import config as wfc
 
 wfc.export_source_path(Path(workflow.basedir) / "src")
@@ -174,6 +176,32 @@ def analysis_entries():
     return CFG.analysis_entries(analysis_path)
 
 
+@functools.cache
+def _capacity_entries_by_set():
+    """{(network, manifold set): its baseline capacity entries, every replicate} (built once)."""
+    out = {}
+    for e in analysis_entries():
+        if e["experiment"] == "capacity":
+            out.setdefault((e["network"], e["manifold_set"]), []).append(e)
+    return out
+
+
+def separability_entries(wildcards):
+    """The baseline capacity results of one (network, manifold set), every replicate."""
+    return _capacity_entries_by_set().get((wildcards.network, wildcards.manifold), [])
+
+
+def separability_inputs(wildcards):
+    return list(dict.fromkeys(e["path"] for e in separability_entries(wildcards)))
+
+
+def separability_targets():
+    """One separability figure per (network, manifold set) with capacity results."""
+    return [
+        f"results/plots/separability/{n}/{m}.png" for n, m in _capacity_entries_by_set()
+    ]
+
+
 def contact_sheet_dataset(wildcards):
     """The first recording network's dataset of a manifold set: its object ids are the
     templates."""
@@ -227,11 +255,12 @@ def all_targets():
         targets += [
             "results/tables/results.csv",
             "results/tables/results.nc",
-            "results/plots/capacity_vs_layer.png",
-            "results/plots/geometry_vs_layer.png",
-            "results/plots/theory_vs_simulation.png",
-            "results/plots/separability_curves.png",
+            "results/tables/results.html",
         ]
+        targets += [
+            f"results/plots/{stem}.{ext}" for stem in FIGURES for ext in ("png", "pdf")
+        ]
+        targets += separability_targets()
         targets += [
             f"results/plots/contact_sheets/{m}_{t}.png"
             for m, t in CFG.contact_sheet_targets()

@@ -1,6 +1,7 @@
 """Tidy tables of analysis results: one row per result key × measure.
 
-A result is keyed by everything that produced it: the network, the manifold set with its
+A result is keyed by everything that produced it: the network (with its ``architecture`` and
+``weights``, which pair trained and untrained networks of one architecture), the manifold set with its
 parameters (``manifold``, ``manifold_set`` and ``replicate``, ``kind``, ``range_factor``,
 ``n_objects``, ``n_samples``), the layer, the transform, the experiment (``capacity`` and
 ``geometry`` for the baseline analyses), the analysis and the variant (``variant``, a label,
@@ -32,6 +33,8 @@ from ..data.files import NETCDF_ENGINE, atomic_path, read_groups, write_netcdf
 
 KEY_COLUMNS = (
     "network",
+    "architecture",
+    "weights",
     "manifold",
     "manifold_set",
     "replicate",
@@ -104,6 +107,8 @@ def _seed(ds: xr.Dataset) -> Any:
 
 
 _KEY_DEFAULTS = {
+    "architecture": "",
+    "weights": "",
     "manifold": "",
     "manifold_set": "",
     "replicate": 0,

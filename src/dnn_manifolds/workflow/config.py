@@ -208,6 +208,8 @@ class WorkflowConfig:
                             {
                                 "path": path(network, layer, transform, name),
                                 "network": network,
+                                "architecture": net.architecture,
+                                "weights": net.weights,
                                 "layer": layer,
                                 "layer_index": net.layer_index[layer],
                                 "transform": transform,
