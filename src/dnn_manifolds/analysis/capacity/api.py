@@ -11,14 +11,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ...validation import check_int
-from ..sessions import analysis_attrs, check_seed, run_sessions
+from ...data.dataset import TUNING
+from ...validation import check_int, check_number
+from ..sessions import analysis_attrs, check_memory, check_seed, run_sessions
 from .fit import fit_transition
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
 from .repetitions import Estimator, Runner, resolve_key
 from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
-from .search import default_jumps, search_critical_n
+from .basis import unit_roundoff
+from .search import crossing_status, default_jumps, search_critical_n
 
 __all__ = ["capacity", "critical_capacity"]
 
@@ -32,6 +34,7 @@ def critical_capacity(
     rng: Any = None,
     jobs: int = 1,
     progress: bool | str = False,
+    precision: float | None = None,
     **option_kwargs: Any,
 ) -> CapacityResult:
     r"""Direct capacity ``α_c = P / N_c`` of manifolds given as an array (``docs/capacity.md``).
@@ -58,12 +61,19 @@ def critical_capacity(
         depend on it).
     progress : bool or str, default False
         Show a progress bar (a string is its label) over the probed ``n``, with an ETA.
+    precision : float, optional
+        Unit roundoff of the data as measured or stored (``docs/capacity.md#capacity-precision``):
+        directions of the samples below it are rounding noise and never count. Default: from
+        the dtype of ``points`` (``2^-24`` for float32, ``2^-53`` otherwise).
     **option_kwargs
         Options by keyword (``projection=…``, ``cutting_plane=True``, …).
 
     Returns
     -------
     CapacityResult
+        ``status`` says whether ``α_c`` could be determined (``"ok"``), is below the tested
+        range (``"not_reached"``: ``N_c > N``) or could not be placed because every repetition
+        failed somewhere it matters (``"failed"``); ``reason`` explains a non-``ok`` status.
 
     Notes
     -----
@@ -74,8 +84,11 @@ def critical_capacity(
     t0 = time.perf_counter()
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     jobs = check_int(jobs, "jobs", minimum=1)
+    if precision is None:
+        precision = unit_roundoff(getattr(points, "dtype", np.float64))
+    precision = check_number(precision, "precision", minimum=0.0)
     pts = check_points(points)
-    return _search(pts, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0)
+    return _search(pts, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0, precision=precision)
 
 
 def _search(
@@ -86,10 +99,11 @@ def _search(
     jobs: int,
     progress: bool | str,
     t0: float,
+    precision: float,
 ) -> CapacityResult:
     """The N_c search on validated points with stream key ``key``."""
     n_neurons = pts.shape[0]
-    problem = prepare(pts, key, opts)
+    problem = prepare(pts, key, opts, precision=precision)
     jumps = opts.jumps or default_jumps(n_neurons)
     runner = Runner(problem, jobs)
     estimator = Estimator(problem, runner)
@@ -131,6 +145,9 @@ def _search(
     n_rep = np.array([r.n_repetitions for r in rs], dtype=np.int64)
     n_sep = np.array([r.n_separable for r in rs], dtype=np.int64)
     fit = fit_transition(ns, n_sep, n_rep)
+    status, reason = crossing_status({int(n): results[n].fraction for n in ns}, n_neurons)
+    if status != "ok":
+        n_c = math.nan
     return CapacityResult(
         capacity=pts.shape[2] / n_c if math.isfinite(n_c) else math.nan,
         critical_n_features=n_c,
@@ -152,6 +169,31 @@ def _search(
         wall_time=time.perf_counter() - t0,
         options=opts,
         repetitions={int(n): results[n] for n in ns},
+        status=status,
+        reason=reason,
+    )
+
+
+def check_resources(dataset: xr.Dataset, opts: CapacityOptions) -> None:
+    """Refuse, before any work, options whose arrays would not fit in memory.
+
+    Per session: the samples (``N × K``), their basis and factor (``K²``), the features and
+    canonical matrices of one decision (a few ``n × K``), and the per-repetition outcomes of
+    every tested ``n`` (``n_tested × max_repetitions``, kept for the output).
+    """
+    if TUNING not in dataset.data_vars:
+        return
+    sizes = dataset[TUNING].sizes
+    n, k = sizes["neuron"], sizes["sample"] * sizes["object"]
+    hi = opts.repetition_bounds[1]
+    jumps = opts.jumps or default_jumps(n)
+    tested = min(n, n // jumps + 2 * math.ceil(math.log2(n + 1)) + 4)
+    needed = 8.0 * (6 * n * k + 3 * k * k + 2 * tested * hi * sizes["session"])
+    check_memory(
+        needed,
+        f"capacity of {sizes['session']} session(s) of N = {n} neurons and K = {k} samples "
+        f"with up to {hi} repetitions per n",
+        hint="lower max_repetitions (or raise expected_precision), or analyse fewer sessions at a time",
     )
 
 
@@ -200,11 +242,21 @@ def capacity(
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
     jobs = check_int(jobs, "jobs", minimum=1)
+    precision = unit_roundoff(dataset[TUNING].dtype) if TUNING in dataset.data_vars else None
+    check_resources(dataset, opts)
 
     def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:
         t0 = time.perf_counter()
         pts = check_points(values)
-        res = _search(pts, (seed, int(index)), opts, jobs=jobs, progress=title if progress else False, t0=t0)
+        res = _search(
+            pts,
+            (seed, int(index)),
+            opts,
+            jobs=jobs,
+            progress=title if progress else False,
+            t0=t0,
+            precision=precision,
+        )
         return to_dataset(res)
 
     out, titles = run_sessions(dataset, session, analyse, fill_value=FILL_VALUES)

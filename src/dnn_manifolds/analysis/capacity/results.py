@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from ..variables import variable
+from ..variables import reasons_json, variable
 from .options import STATUSES, CapacityOptions
 
 __all__ = ["CapacityResult", "CurveFit", "FractionResult", "to_dataset"]
@@ -114,6 +114,12 @@ class CapacityResult:
         The options used.
     repetitions : dict of int to FractionResult
         Per tested ``n``, the repetitions themselves (outcomes and statuses).
+    status : str
+        ``"ok"``, ``"not_reached"`` (``f(n) < 0.5`` up to ``N``: ``N_c > N``, ``α_c < P/N``) or
+        ``"failed"`` (``N_c`` could not be placed: every repetition failed at an ``n`` where it
+        could lie); ``capacity`` and ``critical_n_features`` are NaN unless ``"ok"``.
+    reason : str
+        Why, in one line ("" when ok).
     """
 
     capacity: float
@@ -134,6 +140,8 @@ class CapacityResult:
     wall_time: float
     options: CapacityOptions
     repetitions: dict[int, FractionResult] = field(default_factory=dict, repr=False)
+    status: str = "ok"
+    reason: str = ""
 
     @property
     def capacity_fit(self) -> float:
@@ -190,6 +198,8 @@ def to_dataset(res: CapacityResult) -> xr.Dataset:
         "jumps": var("jumps", (), res.jumps),
         "wall_time": var("wall_time", (), res.wall_time),
     }
+    data["result_status"] = var("result_status", (), res.status)
+    data["reasons"] = var("reasons", (), reasons_json(data, _reasons(res)))
     coords = {
         nf: (nf, res.n_features, {"long_name": "number of features n", "units": "1"}),
         "status": ("status", list(STATUSES), {"long_name": "decision status"}),
@@ -197,6 +207,24 @@ def to_dataset(res: CapacityResult) -> xr.Dataset:
         "repetition": ("repetition", np.arange(n_rep_max)),
     }
     return xr.Dataset(data, coords=coords)
+
+
+def _reasons(res: CapacityResult) -> dict[str, str]:
+    """Why each NaN scalar of a capacity result is NaN."""
+    out: dict[str, str] = {}
+    if res.status != "ok":
+        out["capacity"] = out["critical_n_features"] = res.reason
+    fit = res.fit
+    why = {
+        "no_transition": "probit fit: no transition (every tested f(n) is 0, or every one is 1)",
+        "failed": "probit fit failed (the likelihood could not be evaluated)",
+        "step": "probit fit: the curve is a step (no tested f(n) strictly between 0 and 1)",
+    }.get(fit.status, "")
+    if math.isnan(fit.critical_n_features) or fit.status in ("no_transition", "failed"):
+        out["critical_n_features_fit"] = out["capacity_fit"] = why or "probit fit: no estimate"
+    if math.isnan(fit.width):
+        out["fit_width"] = why or "probit fit: no width"
+    return out
 
 
 FILL_VALUES = {name: 0 for name in ("n_repetitions", "n_separable", "n_attempts", "probe_order", "status_count")}
