@@ -132,6 +132,7 @@ VARIABLES: dict[str, Variable] = {
     "solver_count": Variable("Gaussian draws per anchor-point solver outcome"),
     "stiefel_converged": Variable("optimiser runs that converged"),
     "stiefel_max_iter": Variable("optimiser runs stopped by the iteration limit"),
+    "object_reason": Variable("why the object's quantities are NaN (empty where defined)", ""),
     "seed_entropy": Variable("numpy SeedSequence entropy of this session's stream", ""),
 }
 """Name → meaning of every analysis output variable.

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..variables import variable
+from ..variables import reasons_json, variable
 from .anchors import ANCHOR_STATISTICS, SOLVER_STATUS
 from .mft import ManifoldGeometryResult
 from .options import HEADLINE
@@ -83,7 +83,10 @@ def to_dataset(
         n_neurons=var("n_neurons", (), res.n_neurons),
         wall_time=var("wall_time", (), res.wall_time),
         seed_entropy=var("seed_entropy", (), json.dumps(list(seed_entropy))),
+        object_reason=var("object_reason", "object", np.asarray(res.object_reason, dtype=object)),
+        result_status=var("result_status", (), res.status),
     )
+    data["reasons"] = var("reasons", (), reasons_json(data, res.reasons))
     coords = {
         "object": ("object", np.asarray(object_ids)),
         "object_label": ("object", np.asarray(object_labels, dtype=object)),
