@@ -18,7 +18,6 @@ array; :func:`run_sessions` does everything around it, the same way for every an
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,14 +30,7 @@ from ..errors import UserError
 from ..validation import check_int
 from .options import Options
 
-__all__ = [
-    "analysis_attrs",
-    "available_memory",
-    "check_memory",
-    "check_seed",
-    "resolve_sessions",
-    "run_sessions",
-]
+__all__ = ["analysis_attrs", "check_seed", "resolve_sessions", "run_sessions"]
 
 SessionAnalysis = Callable[[np.ndarray, int, str], xr.Dataset]
 """``analyse(values, session_index, title) -> xarray.Dataset`` for one session."""
@@ -50,38 +42,6 @@ def check_seed(seed: Any) -> int:
     if seed >= 2**63:
         raise UserError(f"seed must be below 2**63; got {seed}")
     return seed
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``, else the free
-    physical pages), or ``None`` when the system does not say."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(needed: float, what: str, *, hint: str = "") -> None:
-    """Refuse, before any work, a computation whose arrays need more memory than is available.
-
-    ``needed`` is an estimate in bytes; ``what`` names the computation and its sizes, ``hint``
-    how to make it smaller. Raises :class:`UserError` (one line).
-    """
-    free = available_memory()
-    if free is None or needed <= free:
-        return
-    gib = 2.0**30
-    raise UserError(
-        f"{what} needs about {needed / gib:.3g} GiB of memory, more than the "
-        f"{free / gib:.3g} GiB available" + (f"; {hint}" if hint else "")
-    )
 
 
 def resolve_sessions(

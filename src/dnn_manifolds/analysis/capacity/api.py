@@ -12,8 +12,8 @@ import numpy as np
 import xarray as xr
 
 from ...data.dataset import TUNING
-from ...validation import check_int, check_number
-from ..sessions import analysis_attrs, check_memory, check_seed, run_sessions
+from ...validation import check_int, check_memory, check_number
+from ..sessions import analysis_attrs, check_seed, run_sessions
 from .fit import fit_transition
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare

@@ -9,7 +9,8 @@ import numpy as np
 import xarray as xr
 
 from ...data.dataset import TUNING
-from ..sessions import analysis_attrs, check_memory, check_seed, run_sessions
+from ...validation import check_memory
+from ..sessions import analysis_attrs, check_seed, run_sessions
 from .mft import manifold_geometry
 from .options import HEADLINE, GeometryOptions
 from .results import to_dataset
