@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from .common import add_quiet, add_seed, check_output, non_negative_int, positive_int
+from .common import add_quiet, add_seed, check_output, non_negative_int, positive_int, seed_int
 
 
 def _stimuli_make(a) -> int:
@@ -197,9 +197,9 @@ def register(subparsers) -> None:
     g.add_argument("--n-samples", type=positive_int, default=None)
     g.add_argument("--range-factor", type=float, default=None)
     add_seed(g)
-    g.add_argument("--objects-seed", type=non_negative_int, default=None)
-    g.add_argument("--neuron-seed", type=non_negative_int, default=0)
-    g.add_argument("--init-seed", type=non_negative_int, default=0)
+    g.add_argument("--objects-seed", type=seed_int, default=None)
+    g.add_argument("--neuron-seed", type=seed_int, default=0)
+    g.add_argument("--init-seed", type=seed_int, default=0)
     g.add_argument("--top-fraction", type=float, default=0.1)
     g.add_argument("--max-units", type=positive_int, default=N_UNITS)
     g.add_argument("--input-size", type=positive_int, default=None)

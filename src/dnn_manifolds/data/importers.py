@@ -37,6 +37,9 @@ from .dataset import TUNING, ManifoldDataError, load_dataset, make_dataset
 from .files import NETCDF_ENGINE
 from .provenance import provenance_attrs
 
+SUFFIXES = (".mat", ".npy", ".npz", ".nc", ".nc4", ".netcdf", ".h5")
+"""File types :func:`import_data` reads (by extension)."""
+
 DATA_VARIABLE = "tuning_function"
 TITLES_VARIABLE = "data_titles"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -270,8 +270,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
 
     own = dict(config["own_data"]["inputs"])
     for name, path in own.items():
-        if not (base_dir / path).exists():
-            raise _err(f"own_data.inputs.{name}", f"file {path} does not exist")
+        _check_own_input(f"own_data.inputs.{name}", str(path), base_dir)
 
     return WorkflowConfig(
         seed=seed,
@@ -295,6 +294,26 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         own_variable=str(config["own_data"]["variable"]),
         raw=dict(config),
     )
+
+
+def _check_own_input(key: str, path: str, base_dir: Path) -> None:
+    """An own-data input must be an existing file of an importable type, outside the
+    workflow's outputs (an output must never replace an input)."""
+    from ..data.importers import SUFFIXES
+
+    full = base_dir / path
+    if not full.exists():
+        raise _err(key, f"file {path} does not exist")
+    if full.is_dir():
+        raise _err(key, f"{path} is a directory; give the data file itself")
+    suffix = full.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise _err(key, f"{path}: unknown file type {suffix!r}; allowed: {list(SUFFIXES)}")
+    try:
+        inside = full.resolve().relative_to((base_dir / "results").resolve())
+    except ValueError:
+        return
+    raise _err(key, f"{path} lies under results/, where the workflow writes ({inside}); move it elsewhere")
 
 
 def _check_networks(networks: Mapping[str, Any], base_dir: Path) -> dict[str, NetworkSpec]:

@@ -85,7 +85,7 @@ def _options_block(path: str, options: type[Options], exclude: tuple[str, ...] =
 
 
 KEYS: tuple[Key, ...] = (
-    Key("seed", {"type": "integer", "minimum": 0}, "base seed; every random draw of every job derives from it (recorded in every output)", _REQUIRED),
+    Key("seed", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}, "base seed; every random draw of every job derives from it (recorded in every output)", _REQUIRED),
     Key("device", {"enum": ["auto", "cpu", "cuda"]}, "where networks run (generation, training); auto: a GPU when the job sees one (resolved inside the job)", "auto"),
     Key("batch_size", POSITIVE_INT, "images per forward pass", 64),
     # ------------------------------------------------------------------ stimuli
