@@ -137,7 +137,7 @@ def _read_mat_v73(path: Path, variable: str) -> tuple[np.ndarray, list[str] | No
                 variable,
                 f"must be a numeric array; got MATLAB class {matlab_class or node.dtype}",
             )
-        _check_size(path, variable, node.shape, node.dtype.itemsize)
+        _check_size(path, variable, node.shape[::-1], node.dtype.itemsize)  # MATLAB order
         try:
             raw = node[()]
         except (OSError, RuntimeError) as err:

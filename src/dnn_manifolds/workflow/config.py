@@ -98,6 +98,7 @@ class WorkflowConfig:
     n_exemplars: int | None
     download: bool
     demo_epochs: int
+    demo_threads: int
     networks: dict[str, NetworkSpec]
     manifolds: dict[str, ManifoldSpec]
     capacity_enabled: bool
@@ -252,6 +253,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
     manifolds = _check_manifolds(config["manifolds"], n_categories, n_exemplars, MANIFOLD_KINDS, TRANSFORMS)
 
     demo_epochs = int(config["demo_training"]["epochs"])
+    demo_threads = int(config["demo_training"]["threads"])
     if any(n.weights == "demo" for n in networks.values()) and source != "embedded":
         raise _err("networks.<name>.weights", "'demo' needs stimuli.source: embedded (the demo CNN trains on it)")
 
@@ -283,6 +285,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         n_exemplars=n_exemplars,
         download=bool(stim["download"]),
         demo_epochs=demo_epochs,
+        demo_threads=demo_threads,
         networks=networks,
         manifolds=manifolds,
         capacity_enabled=bool(cap["enabled"]),

@@ -109,6 +109,7 @@ KEYS: tuple[Key, ...] = (
     Key("manifolds.<name>.objects_seed", {"type": "integer", "minimum": 0, "maximum": 1000}, "template-choice seed as in the original (a seed above the base seed draws an image-disjoint control set)", shown_default="the original's default for P"),
     # ------------------------------------------------------------------ training
     Key("demo_training.epochs", POSITIVE_INT, "training epochs of the demo CNN", 6),
+    Key("demo_training.threads", POSITIVE_INT, "torch threads of the training job, fixed whatever the cores given (torch's results depend on the thread count; generation runs on one)", 2),
     # ------------------------------------------------------------------ analyses
     Key("capacity.enabled", {"type": "boolean"}, "run the direct capacity", True),
     _options_block("capacity.options", CapacityOptions),
