@@ -597,6 +597,7 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
     var = ds[TUNING]
     out: dict[str, Any] = {
         "shape": {d: int(var.sizes[d]) for d in DIMS},
+        "dtype": str(var.dtype),
         "sessions": [],
         "attrs": {k: _py(v) for k, v in ds.attrs.items() if k != "config"},
     }
