@@ -347,3 +347,10 @@ def test_a_session_whose_decisions_all_fail_near_n_c_is_flagged(monkeypatch):
     points = np.random.default_rng(9).standard_normal((40, 1, 16))  # N_c ≈ 7 for 16 points
     res = cap.critical_capacity(points, rng=0, jumps=10)
     assert res.status == "failed" and math.isnan(res.capacity) and "every repetition failed" in res.reason
+
+
+def test_absurd_jobs_are_refused_before_any_work(small_nc, tmp_path, capsys):
+    """``--jobs 1000000000`` would fork a billion workers: refused with one line."""
+    out = tmp_path / "out.nc"
+    assert main(["capacity", str(small_nc), str(out), "--jobs", "1000000000", "--quiet"]) == 2
+    assert "jobs must be at most" in _one_line_error(capsys) and not out.exists()

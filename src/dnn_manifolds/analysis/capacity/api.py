@@ -12,12 +12,12 @@ import numpy as np
 import xarray as xr
 
 from ...data.dataset import TUNING
-from ...validation import check_int, check_memory, check_number
+from ...validation import check_memory, check_number
 from ..sessions import analysis_attrs, check_seed, run_sessions
 from .fit import fit_transition
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
-from .repetitions import Estimator, Runner, resolve_key
+from .repetitions import Estimator, Runner, check_jobs, resolve_key
 from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
 from .basis import unit_roundoff
 from .search import crossing_status, default_jumps, search_critical_n
@@ -83,7 +83,7 @@ def critical_capacity(
     """
     t0 = time.perf_counter()
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
-    jobs = check_int(jobs, "jobs", minimum=1)
+    jobs = check_jobs(jobs)
     if precision is None:
         precision = unit_roundoff(getattr(points, "dtype", np.float64))
     precision = check_number(precision, "precision", minimum=0.0)
@@ -241,7 +241,7 @@ def capacity(
     """
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
-    jobs = check_int(jobs, "jobs", minimum=1)
+    jobs = check_jobs(jobs)
     precision = unit_roundoff(dataset[TUNING].dtype) if TUNING in dataset.data_vars else None
     check_resources(dataset, opts)
 

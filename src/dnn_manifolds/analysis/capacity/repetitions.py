@@ -25,7 +25,25 @@ from .options import STATUSES, CapacityOptions
 from .problem import Problem, check_points, prepare, run_task
 from .results import FractionResult
 
-__all__ = ["Estimator", "Runner", "resolve_key", "separable_fraction"]
+__all__ = ["Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction"]
+
+MAX_JOBS_PER_CORE = 4
+"""``jobs`` may be at most this many worker processes per core of the machine."""
+
+
+def check_jobs(jobs: Any) -> int:
+    """``jobs``: a positive integer, at most :data:`MAX_JOBS_PER_CORE` per core (every worker
+    is a process; far more than the cores only costs memory and time)."""
+    import os
+
+    jobs = check_int(jobs, "jobs", minimum=1)
+    cores = os.cpu_count() or 1
+    if jobs > MAX_JOBS_PER_CORE * cores:
+        raise UserError(
+            f"jobs must be at most {MAX_JOBS_PER_CORE * cores} ({MAX_JOBS_PER_CORE} per core; this "
+            f"machine has {cores}); got {jobs}"
+        )
+    return jobs
 
 _WORKER: dict[str, Any] = {}
 
@@ -231,7 +249,7 @@ def separable_fraction(
     FractionResult
     """
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
-    jobs = check_int(jobs, "jobs", minimum=1)
+    jobs = check_jobs(jobs)
     if precision is None:
         precision = unit_roundoff(getattr(points, "dtype", np.float64))
     precision = check_number(precision, "precision", minimum=0.0)
