@@ -1,6 +1,7 @@
 """Snakemake wrapper: train the demo CNN on the embedded stimuli, saving the untrained and the
 final checkpoints. Input: ``stimuli``. Outputs: ``untrained``, ``trained``, ``log_json``.
-Params: ``epochs``, ``seed``, ``device``."""
+Params: ``epochs``, ``seed``, ``device``, ``threads`` (torch's thread count: fixed by the config,
+never the job's share of cores, so the checkpoints do not depend on ``--cores``)."""
 
 from pathlib import Path
 
@@ -15,7 +16,7 @@ paths = train_demo_cnn(
     epochs=p.epochs,
     seed=p.seed,
     checkpoint_epochs=[0, p.epochs],
-    threads=snakemake.threads,
+    threads=p.threads,
     device=p.device,
     progress=True,
 )

@@ -143,6 +143,25 @@ def test_logs_and_benchmarks_are_written(mini):
     assert (mini / "benchmarks/generate/democnn/line/x-translation_o000-003.tsv").exists()
 
 
+def test_tables_are_identical_for_one_and_two_cores(mini, tmp_path):
+    """The module's run used --cores 2; with --cores 1 every job gets fewer threads (the demo
+    CNN's training used to follow them, and torch's results depend on the thread count: 76
+    values differed). Every value must be identical, wall times aside."""
+    workdir = _new_workdir(tmp_path / "one-core")
+    run_snakemake("--directory", workdir, "--cores", "1", "--configfile", MINI)
+
+    def values(root):
+        with xr.open_dataset(root / "results/tables/results.nc", engine="h5netcdf") as ds:
+            table = ds.to_dataframe()
+        table = table[~table["measure"].isin(TIMING_MEASURES)]
+        return table.set_index(REFERENCE_KEYS).sort_index()["value"]
+
+    one, two = values(workdir), values(mini)
+    assert one.index.equals(two.index)
+    different = one[~((one == two) | (one.isna() & two.isna()))]
+    assert different.empty, f"{len(different)} values differ between --cores 1 and 2:\n{different.head(20)}"
+
+
 # ----------------------------------------------------------------------------- partial re-runs
 
 

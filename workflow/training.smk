@@ -15,7 +15,7 @@ rule train_demo_cnn:
         "benchmarks/training/{network}.tsv"
     conda:
         "../envs/pipeline.yaml"
-    threads: 2
+    threads: CFG.demo_threads
     resources:
         mem_mb=3000,
         runtime=60,
@@ -24,5 +24,6 @@ rule train_demo_cnn:
         epochs=CFG.demo_epochs,
         seed=CFG.seeds["training"],
         device=CFG.device,
+        threads=CFG.demo_threads,
     script:
         "../scripts/train_demo_cnn.py"

@@ -125,11 +125,18 @@ def zscore_neurons(points: np.ndarray) -> np.ndarray:
     ndarray of the same shape; a neuron with zero spread is only centred.
     """
     x = np.array(points, dtype=np.float64, copy=True)
+    mean, std = zscore_parameters(x)
+    return (x - mean) / std
+
+
+def zscore_parameters(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron mean and standard deviation (ddof = 1, 1 for a constant neuron) over valid
+    entries, each of shape (n_neurons, 1, 1): ``zscore_neurons(x) == (x - mean) / std``."""
     mean = np.nanmean(x, axis=(1, 2), keepdims=True)
     count = np.sum(~np.isnan(x), axis=(1, 2), keepdims=True)
     std = np.sqrt(np.nansum((x - mean) ** 2, axis=(1, 2), keepdims=True) / np.maximum(count - 1, 1))
     std[std == 0] = 1.0
-    return (x - mean) / std
+    return mean, std
 
 
 # ============================================================================ one dichotomy

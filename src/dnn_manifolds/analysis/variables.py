@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["VARIABLES", "Variable", "variable"]
+__all__ = ["UNEXPLAINED", "VARIABLES", "Variable", "reasons_json", "variable"]
 
 
 class Variable(NamedTuple):
@@ -28,6 +28,10 @@ VARIABLES: dict[str, Variable] = {
     "n_objects": Variable("number of objects P"),
     "n_neurons": Variable("number of non-silent neurons N used"),
     "wall_time": Variable("wall-clock time of the computation", "s"),
+    "result_status": Variable("status of the result: ok, or a word for what went wrong (see reasons)", ""),
+    "reasons": Variable(
+        "JSON object: scalar result -> why its value is NaN or must not be trusted", ""
+    ),
     # ------------------------------------------------------------------ direct capacity
     "capacity_direct_first_crossing": Variable(
         "direct classification capacity alpha_c = P / N_c (first crossing)"
@@ -57,7 +61,9 @@ VARIABLES: dict[str, Variable] = {
     ),
     "status_count": Variable("repetitions per decision status"),
     "n_points": Variable("number of valid samples over all objects"),
-    "basis_rank": Variable("rank of the centred samples if fewer samples than neurons, else N"),
+    "basis_rank": Variable(
+        "rows of the projection basis: rank of the median-centred samples at the data's precision"
+    ),
     "jumps": Variable("coarse-scan step of the search"),
     "ball_dimension": Variable("dimension of each ball (balls control: rounded measured D_M)"),
     "ball_radius": Variable("absolute radius of each ball (measured R_M times residual centre norm)", "response units"),
@@ -133,6 +139,7 @@ VARIABLES: dict[str, Variable] = {
         "orthonormal basis of the common centre subspace removed (rows: the session's non-silent neurons)"
     ),
     "neurons_per_subset": Variable("neurons in each random neuron subset"),
+    "object_reason": Variable("why the object's quantities are NaN (empty where defined)", ""),
     "seed_entropy": Variable("numpy SeedSequence entropy of this session's stream", ""),
 }
 """Name → meaning of every analysis output variable.
@@ -188,3 +195,23 @@ def variable(
         attrs["units"] = meta.units
     dims = (dims,) if isinstance(dims, str) else tuple(dims)
     return dims, np.asarray(values) if not isinstance(values, str) else values, attrs
+
+
+UNEXPLAINED = "NaN without a recorded reason"
+"""Reason given to a NaN scalar that the analysis did not explain (never expected: the tests
+check that every NaN of the hard cases has a specific reason)."""
+
+
+def reasons_json(data: dict[str, tuple], reasons: dict[str, str]) -> str:
+    """The ``reasons`` variable: ``reasons`` plus an entry for every 0-d numeric NaN in
+    ``data`` (``name -> (dims, values, attrs)``) that has none, as sorted JSON."""
+    import json
+
+    out = {k: v for k, v in reasons.items() if v}
+    for name, (dims, values, _attrs) in data.items():
+        if dims or isinstance(values, str):
+            continue
+        arr = np.asarray(values)
+        if arr.dtype.kind == "f" and np.isnan(arr) and name not in out:
+            out[name] = UNEXPLAINED
+    return json.dumps(out, sort_keys=True)

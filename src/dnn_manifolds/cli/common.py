@@ -40,6 +40,7 @@ __all__ = [
     "option_values",
     "positive_int",
     "read_source",
+    "seed_int",
     "session_argument",
     "source_options_given",
 ]
@@ -67,9 +68,21 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+SEED_LIMIT = 2**63
+"""Seeds are below this (numpy's seed sequences and netCDF attributes take 64-bit integers)."""
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a seed, an integer in [0, 2**63), checked before any work."""
+    value = non_negative_int(text)
+    if value >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"a seed must be below 2**63; got {text!r}")
+    return value
+
+
 def add_seed(parser: argparse.ArgumentParser, *, default: int = 0) -> None:
     parser.add_argument(
-        "--seed", type=non_negative_int, default=default, metavar="N", help=f"base random seed (default {default})"
+        "--seed", type=seed_int, default=default, metavar="N", help=f"base random seed (default {default})"
     )
 
 

@@ -28,8 +28,10 @@ def _import(args: argparse.Namespace) -> int:
         sizes = ds[TUNING].sizes
         print(
             f"wrote {args.output}: {sizes['session']} sessions × {sizes['neuron']} neurons × "
-            f"{sizes['sample']} samples × {sizes['object']} objects"
+            f"{sizes['sample']} samples × {sizes['object']} objects, {ds[TUNING].dtype}"
         )
+        if ds.attrs.get("tuning_precision"):
+            print(f"kept {ds.attrs['tuning_precision']}")
     return 0
 
 
@@ -48,14 +50,14 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     shape = info["shape"]
     print(f"{path}")
-    print("  shape: " + " × ".join(f"{shape[d]} {d}s" for d in ("session", "neuron", "sample", "object")))
+    print("  shape: " + " × ".join(f"{shape[d]} {d}s" for d in ("session", "neuron", "sample", "object")) + f", {info['dtype']}")
     for row in info["sessions"]:
         print(
             f"  session {row['title']!r}: {row['neurons_used']} neurons used, "
             f"{row['silent_neurons']} silent, {row['missing_neurons']} missing neurons, "
             f"{row['missing_samples']} missing samples, {row['nan_values']} NaN values"
         )
-    for key in ("dnn_manifolds_version", "created", "config_digest", "seeds", "source_file"):
+    for key in ("dnn_manifolds_version", "created", "config_digest", "seeds", "source_file", "tuning_precision"):
         if key in info["attrs"]:
             print(f"  {key}: {info['attrs'][key]}")
     return 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 
 from ..errors import UserError
-from .common import add_quiet, add_seed, check_output, json_mapping, non_negative_int, positive_int
+from .common import add_quiet, add_seed, check_output, json_mapping, non_negative_int, positive_int, seed_int
 
 
 def _stimuli_make(a) -> int:
@@ -300,9 +300,9 @@ def register(subparsers) -> None:
     g.add_argument("--n-samples", type=positive_int, default=None)
     g.add_argument("--range-factor", type=float, default=None)
     add_seed(g)
-    g.add_argument("--objects-seed", type=non_negative_int, default=None)
-    g.add_argument("--neuron-seed", type=non_negative_int, default=0)
-    g.add_argument("--init-seed", type=non_negative_int, default=0)
+    g.add_argument("--objects-seed", type=seed_int, default=None)
+    g.add_argument("--neuron-seed", type=seed_int, default=0)
+    g.add_argument("--init-seed", type=seed_int, default=0)
     g.add_argument("--top-fraction", type=float, default=0.1)
     g.add_argument("--max-units", type=positive_int, default=N_UNITS)
     g.add_argument("--device", default="cpu", help="cpu, cuda or auto")

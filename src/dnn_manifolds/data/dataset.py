@@ -3,7 +3,8 @@ r"""The manifold dataset: responses of neurons to samples of object manifolds, a
 Data model
 ----------
 One :class:`xarray.Dataset` holds everything an analysis needs. Its main variable,
-``tuning`` (float32), has the dimensions
+``tuning`` (float32, or float64 when float32 would change the data: :func:`storage_dtype`),
+has the dimensions
 
 ``(session, neuron, sample, object)``  — S × N × M × P,
 
@@ -58,6 +59,7 @@ chunk so that reading one session reads only its chunk. Written atomically
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,13 +115,14 @@ def make_dataset(
     attrs: Mapping[str, Any] | None = None,
     source: str = "<array>",
     variable: str = TUNING,
+    dtype: str = "auto",
 ) -> xr.Dataset:
     """Build and validate a manifold dataset.
 
     Parameters
     ----------
     tuning : array-like of shape (n_sessions, n_neurons, n_samples, n_objects) or (n_neurons, n_samples, n_objects)
-        Responses. A 3-D array is one session. Converted to float32.
+        Responses (numbers or logical 0/1). A 3-D array is one session.
     sessions : sequence of str, optional
         One unique title per session; default ``"session #1"``, ``"session #2"``, … as the
         original.
@@ -140,6 +143,10 @@ def make_dataset(
     variable : str
         Name of the data variable in the source (e.g. ``tuning_function``), used in error
         messages.
+    dtype : {"auto", "float32", "float64"}
+        Storage precision of ``tuning``. ``"auto"`` keeps float32 unless that would change the
+        data (:func:`storage_dtype`; the reason for float64 is recorded in the attribute
+        ``tuning_precision``); ``"float32"`` rounds regardless.
 
     Returns
     -------
@@ -151,7 +158,7 @@ def make_dataset(
     ManifoldDataError
         If the data break a rule of the data model (see the module docstring).
     """
-    arr = _as_float_array(tuning, source=source, variable=variable)
+    arr, why = _as_float_array(tuning, source=source, variable=variable, dtype=dtype)
     if arr.ndim == 3:
         arr = arr[np.newaxis]
     if arr.ndim != 4:
@@ -222,30 +229,106 @@ def make_dataset(
         coords=coords,
         attrs=dict(attrs) if attrs is not None else provenance_attrs(),
     )
+    if why:
+        ds.attrs["tuning_precision"] = f"float64: {why}"
     validate_dataset(ds, source=source, variable=variable)
     return ds
 
 
-def _as_float_array(values: Any, *, source: str, variable: str) -> np.ndarray:
-    """Convert to a float32 ndarray, rejecting non-numeric data and ±Inf."""
+FLOAT32_TOLERANCE = 1e-5
+"""Largest change that storing in float32 may make to a value, relative to the range of its
+neuron in its session (``docs/data-model.md#data-precision``); beyond it the data are kept in
+float64."""
+
+DTYPES = ("auto", "float32", "float64")
+"""Storage choices of :func:`make_dataset`."""
+
+
+def storage_dtype(arr: np.ndarray) -> tuple[np.dtype, str]:
+    """The dtype a tuning array needs, and why (``docs/data-model.md#data-precision``).
+
+    float32 when the data are float32 (or smaller) already, or when rounding them to float32
+    changes no value by more than :data:`FLOAT32_TOLERANCE` of its neuron's range in its
+    session (max − min over valid entries), overflows nothing and moves no nonzero value into
+    float32's subnormal range or to zero; float64 otherwise. ``arr`` has shape
+    (session, neuron, sample, object) and is finite except for NaN.
+    """
+    if arr.size == 0 or arr.dtype.kind == "b" or (arr.dtype.kind == "f" and arr.dtype.itemsize <= 4):
+        return np.dtype(np.float32), ""
+    if arr.dtype.kind in "iu" and arr.size and int(np.abs(arr).max()) <= 2**24:
+        return np.dtype(np.float32), ""
+    x = np.asarray(arr, dtype=np.float64)
+    tiny = float(np.finfo(np.float32).tiny)
+    big = float(np.finfo(np.float32).max)
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (missing) neurons
+        mag = np.abs(x)
+        if np.any(mag > big):
+            return np.dtype(np.float64), (
+                f"values up to {np.nanmax(mag):.3g} exceed float32's range (3.4e38)"
+            )
+        small = (mag < tiny) & (mag > 0)
+        if small.any():
+            return np.dtype(np.float64), (
+                f"{int(small.sum())} nonzero values below {tiny:.3g} (e.g. "
+                f"{float(x[small].flat[0]):.3g}) would underflow in float32"
+            )
+        err = np.abs(x.astype(np.float32).astype(np.float64) - x)
+        lo = np.nanmin(x, axis=(2, 3), keepdims=True)
+        hi = np.nanmax(x, axis=(2, 3), keepdims=True)
+        span = np.where(np.isfinite(hi - lo), hi - lo, 0.0)
+        worst = np.nanmax(np.where(span > 0, err / np.where(span > 0, span, 1.0), 0.0))
+    if worst > FLOAT32_TOLERANCE:
+        return np.dtype(np.float64), (
+            f"float32 would change values by up to {worst:.2g} of their neuron's range "
+            f"(tolerance {FLOAT32_TOLERANCE:g})"
+        )
+    return np.dtype(np.float32), ""
+
+
+def _as_float_array(
+    values: Any, *, source: str, variable: str, dtype: str = "auto"
+) -> tuple[np.ndarray, str]:
+    """Convert to the storage float array (see :func:`storage_dtype`); reject non-numeric data
+    and ±Inf. Returns the array and why float64 was needed ("" for float32)."""
     arr = np.asarray(values)
+    if arr.dtype.kind == "c":
+        raise ManifoldDataError(
+            source, variable, f"must be real-valued; got complex numbers ({arr.dtype})"
+        )
     if arr.dtype.kind not in "biuf":
         raise ManifoldDataError(
             source, variable, f"must be numeric; got data of type {arr.dtype} ({arr.dtype.kind!r})"
         )
+    if dtype not in DTYPES:
+        raise UserError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}")
     with np.errstate(over="ignore", invalid="ignore"):
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+            wide = arr
+            arr = arr.astype(np.float64)
+            if np.isinf(arr).sum() > np.isinf(wide).sum():
+                raise ManifoldDataError(
+                    source, variable, "values exceed the float64 range (|x| > 1.8e308)"
+                )
         if arr.dtype.kind == "f" and np.isinf(arr).any():
             raise ManifoldDataError(
                 source, variable, f"contains {int(np.isinf(arr).sum())} infinite values"
             )
-        out = arr.astype(np.float32)
-        if np.isinf(out).any():  # finite float64 values beyond the float32 range
-            raise ManifoldDataError(
-                source,
-                variable,
-                f"{int(np.isinf(out).sum())} values exceed the float32 range (|x| > 3.4e38)",
-            )
-    return out
+    if dtype == "auto":
+        shaped = arr[np.newaxis] if arr.ndim == 3 else arr
+        chosen, why = storage_dtype(shaped) if shaped.ndim == 4 else (np.dtype(np.float32), "")
+    else:
+        chosen, why = np.dtype(dtype), ("asked for" if dtype == "float64" else "")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(chosen)
+    if np.isinf(out).any():  # float32 asked for, values beyond its range
+        raise ManifoldDataError(
+            source,
+            variable,
+            f"{int(np.isinf(out).sum())} values exceed the float32 range (|x| > 3.4e38); "
+            "store them as float64",
+        )
+    return out, why
 
 
 # ----------------------------------------------------------------------------- validation
@@ -370,11 +453,10 @@ def silent_neuron_mask(values: np.ndarray) -> np.ndarray:
     entries (see the module docstring for why).
     """
     values = np.asarray(values)
-    sq = np.square(values, dtype=np.float64)
-    valid = ~np.isnan(sq)
-    count = valid.sum(axis=(1, 2))
-    total = np.where(valid, sq, 0.0).sum(axis=(1, 2))
-    return (count > 0) & (total > 0)
+    # "mean square > 0" is "some valid entry is nonzero": decided exactly, so tiny responses
+    # (1e-200, whose squares underflow) are not mistaken for silence
+    nonzero = (values != 0) & ~np.isnan(values)
+    return nonzero.any(axis=(1, 2))
 
 
 # ----------------------------------------------------------------------------- access
@@ -465,10 +547,11 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Validate and write a manifold dataset to netCDF atomically, one chunk per session."""
     validate_dataset(ds, source=str(path))
     sizes = ds[TUNING].sizes
+    dtype = "float64" if ds[TUNING].dtype == np.float64 else "float32"
     encoding = {
         TUNING: {
             "chunksizes": (1, sizes["neuron"], sizes["sample"], sizes["object"]),
-            "dtype": "float32",
+            "dtype": dtype,
         }
     }
     return write_netcdf(ds, path, encoding=encoding)
@@ -514,6 +597,7 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
     var = ds[TUNING]
     out: dict[str, Any] = {
         "shape": {d: int(var.sizes[d]) for d in DIMS},
+        "dtype": str(var.dtype),
         "sessions": [],
         "attrs": {k: _py(v) for k, v in ds.attrs.items() if k != "config"},
     }

@@ -10,8 +10,10 @@ file, never a file under the target's name that looks complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -22,6 +24,11 @@ import numpy as np
 
 NETCDF_ENGINE = "h5netcdf"
 """The one netCDF engine used for reading and writing (h5netcdf on h5py)."""
+
+IN_MEMORY_BYTES = 2**30
+"""netCDF files whose variables hold up to this many bytes (uncompressed) are built in memory
+and then written with plain file I/O (:func:`write_netcdf`); larger ones are written by HDF5
+directly when the disk has room for twice their size."""
 
 SLOW_WRITE_ENV = "DNN_MANIFOLDS_SLOW_WRITE"
 """Fault injection for the reliability tests: when this environment variable holds a number of
@@ -51,8 +58,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         If the directory cannot be created or written (re-raised with the path named).
     """
     target = Path(path)
+    make_parent(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
         )
@@ -76,6 +83,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def make_parent(target: Path) -> None:
+    """Create the parent directories of ``target``; an existing *file* on the way is named."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent.is_dir():
+            return
+    except (FileExistsError, NotADirectoryError):
+        pass
+    except OSError as err:
+        raise type(err)(err.errno, f"cannot write {str(target)!r}: {err.strerror or err}") from err
+    blocker = next(
+        (p for p in [*reversed(target.parents)] if p.exists() and not p.is_dir()), target.parent
+    )
+    raise NotADirectoryError(
+        errno.ENOTDIR,
+        f"cannot write {str(target)!r}: {str(blocker)!r} is a file, where a directory is needed",
+    )
+
+
+def free_space(path: Path) -> int | None:
+    """Bytes free on the filesystem that holds ``path`` (or its nearest existing ancestor)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            try:
+                return int(shutil.disk_usage(candidate).free)
+            except OSError:
+                return None
+    return None
 
 
 def _umask() -> int:
@@ -138,11 +175,35 @@ def write_netcdf(
 
     Attributes of the dataset and of each variable are made netCDF-safe first
     (:func:`netcdf_safe_attrs`). ``encoding`` entries override the defaults per variable.
+
+    A full disk is a clean :class:`OSError` (``ENOSPC``) and leaves no file, temporary or
+    final: the file is built in memory (up to :data:`IN_MEMORY_BYTES` of data, or whenever the
+    disk has less than twice the data's size free), refused if it does not fit the free space,
+    and written with plain file I/O. Only a file over 1 GiB on a disk with room for twice its
+    size is written by HDF5 directly; should that disk fill up during the write (another
+    process writing), HDF5 may end the process.
     """
     ds, enc = _prepared(ds, encoding, compress)
-    with atomic_path(path) as tmp:
+    target = Path(path)
+    estimate = sum(int(v.nbytes) for v in ds.variables.values())
+    free = free_space(target.parent)
+    if estimate <= IN_MEMORY_BYTES or (free is not None and 2 * estimate + 2**26 > free):
+        # HDF5 crashes the process (segfault) when the disk fills during a write, so the file
+        # is built in memory and written with plain file I/O, where a full disk is a clean
+        # OSError; it is refused before any byte is written when it cannot fit
+        data = ds.to_netcdf(None, engine=NETCDF_ENGINE, encoding=enc, invalid_netcdf=False)
+        if free is not None and len(data) > free:
+            raise OSError(
+                errno.ENOSPC,
+                f"cannot write {str(target)!r}: it needs {len(data)} bytes but only {free} are free "
+                "on that disk",
+            )
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            fh.write(data)
+        return target
+    with atomic_path(target) as tmp:
         ds.to_netcdf(tmp, engine=NETCDF_ENGINE, encoding=enc, invalid_netcdf=False)
-    return Path(path)
+    return target
 
 
 def _prepared(ds, encoding, compress):
@@ -171,7 +232,16 @@ def write_netcdf_groups(
 
     if not groups:
         raise ValueError("write_netcdf_groups needs at least one group")
-    with atomic_path(path) as tmp:
+    target = Path(path)
+    estimate = sum(int(v.nbytes) for ds in groups.values() for v in ds.variables.values())
+    free = free_space(target.parent) if target.parent.exists() else None
+    if free is not None and 2 * estimate + 2**26 > free:
+        # HDF5 can end the process when the disk fills during a write: refuse before writing
+        raise OSError(
+            errno.ENOSPC,
+            f"cannot write {str(target)!r}: it needs about {estimate} bytes but only {free} are free on that disk",
+        )
+    with atomic_path(target) as tmp:
         xr.Dataset(attrs=netcdf_safe_attrs(dict(attrs or {}))).to_netcdf(tmp, engine=NETCDF_ENGINE)
         for name, ds in groups.items():
             ds, enc = _prepared(ds, None, True)

@@ -32,9 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from ..validation import available_memory
 from .dataset import TUNING, ManifoldDataError, load_dataset, make_dataset
 from .files import NETCDF_ENGINE
 from .provenance import provenance_attrs
+
+SUFFIXES = (".mat", ".npy", ".npz", ".nc", ".nc4", ".netcdf", ".h5")
+"""File types :func:`import_data` reads (by extension)."""
 
 DATA_VARIABLE = "tuning_function"
 TITLES_VARIABLE = "data_titles"
@@ -120,12 +124,20 @@ def _read_mat_v73(path: Path, variable: str) -> tuple[np.ndarray, list[str] | No
         matlab_class = node.attrs.get("MATLAB_class", b"")
         if isinstance(matlab_class, bytes):
             matlab_class = matlab_class.decode(errors="replace")
-        if matlab_class in ("char", "cell", "struct", "logical") or node.dtype.kind not in "iuf":
+        names = set(node.dtype.names or ())
+        if {"real", "imag"} <= names:  # MATLAB stores complex arrays as (real, imag) pairs
+            raise ManifoldDataError(
+                str(path),
+                variable,
+                f"must be real-valued; got complex numbers (MATLAB class {matlab_class or 'double'})",
+            )
+        if matlab_class in ("char", "cell", "struct") or node.dtype.kind not in "biuf":
             raise ManifoldDataError(
                 str(path),
                 variable,
                 f"must be a numeric array; got MATLAB class {matlab_class or node.dtype}",
             )
+        _check_size(path, variable, node.shape[::-1], node.dtype.itemsize)  # MATLAB order
         try:
             raw = node[()]
         except (OSError, RuntimeError) as err:
@@ -175,11 +187,13 @@ def _read_mat_v5(path: Path, variable: str) -> tuple[np.ndarray, list[str] | Non
     if variable not in contents:
         raise ManifoldDataError(str(path), variable, f"is missing; the file has {names}")
     tuning = contents[variable]
+    if isinstance(tuning, np.ndarray) and tuning.dtype.kind == "c":
+        raise ManifoldDataError(
+            str(path), variable, f"must be real-valued; got complex numbers ({tuning.dtype})"
+        )
     if not isinstance(tuning, np.ndarray) or tuning.dtype.kind not in "biuf":
         kind = "cell/struct" if getattr(tuning, "dtype", None) is not None and tuning.dtype.kind in "OV" else getattr(tuning, "dtype", type(tuning).__name__)
         raise ManifoldDataError(str(path), variable, f"must be a numeric array; got {kind}")
-    if tuning.dtype.kind == "b":
-        raise ManifoldDataError(str(path), variable, "must be a numeric array; got logical")
     titles = None
     if TITLES_VARIABLE in contents:
         titles = _cell_to_strings(contents[TITLES_VARIABLE], path)
@@ -208,15 +222,61 @@ def _cell_to_strings(cell: Any, path: Path) -> list[str]:
 
 
 def _read_npy(path: Path) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as err:
+    """Read a ``.npy`` file, checking its header first so that a text file, a truncated file,
+    an object array or an array too large for memory each get their own message."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise ManifoldDataError(
+                str(path),
+                DATA_VARIABLE,
+                "cannot be read: not a .npy file (it lacks the NumPy header; a text file? "
+                "convert it with numpy.save)",
+            )
+        fh.seek(0)
+        try:
+            version = np.lib.format.read_magic(fh)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            shape, _fortran, dtype = reader.get(version, np.lib.format.read_array_header_2_0)(fh)
+        except (ValueError, OSError, EOFError) as err:
+            raise ManifoldDataError(
+                str(path), DATA_VARIABLE, f"cannot be read: damaged .npy header ({err})"
+            ) from err
+        header = fh.tell()
+    if dtype.hasobject:
         raise ManifoldDataError(
-            str(path), DATA_VARIABLE, f"must be a numeric array (object arrays are refused): {err}"
-        ) from err
+            str(path), DATA_VARIABLE, "must be a numeric array; got an object array (refused: it would need unpickling)"
+        )
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size - header < expected:
+        raise ManifoldDataError(
+            str(path),
+            DATA_VARIABLE,
+            f"cannot be read: the file is truncated (its header declares {dtype} of shape "
+            f"{tuple(shape)}, {expected} bytes of data, but it holds {size - header})",
+        )
+    _check_size(path, DATA_VARIABLE, shape, dtype.itemsize)
+    try:
+        return np.load(path, allow_pickle=False)
     except Exception as err:
-        raise ManifoldDataError(str(path), DATA_VARIABLE, f"cannot be read: truncated or not a .npy file ({err})") from err
-    return arr
+        raise ManifoldDataError(str(path), DATA_VARIABLE, f"cannot be read ({err})") from err
+
+
+def _check_size(path: Path, variable: str, shape, itemsize: int) -> None:
+    """Refuse, before reading, an array whose import would not fit in memory (the values
+    themselves plus their float64 and stored copies)."""
+    count = int(np.prod([int(n) for n in shape], dtype=object)) if len(shape) else 1
+    needed = count * (int(itemsize) + 8 + 8)
+    free = available_memory()
+    if free is not None and needed > free:
+        gib = 2.0**30
+        raise ManifoldDataError(
+            str(path),
+            variable,
+            f"declares an array of shape {tuple(int(n) for n in shape)} ({count * itemsize / gib:.3g} GiB); "
+            f"importing it needs about {needed / gib:.3g} GiB of memory, more than the "
+            f"{free / gib:.3g} GiB available",
+        )
 
 
 def _read_npz(path: Path, variable: str) -> tuple[np.ndarray, list[str] | None]:
@@ -258,6 +318,7 @@ def _read_netcdf(path: Path, variable: str):
             raise ManifoldDataError(
                 str(path), variable, f"is missing; the file has {sorted(map(str, raw.data_vars))}"
             )
+        _check_size(path, variable, raw[variable].shape, raw[variable].dtype.itemsize)
         try:
             tuning = raw[variable].values
         except (OSError, RuntimeError) as err:

@@ -13,13 +13,16 @@ whole run into a :class:`pandas.DataFrame` with the columns of :data:`COLUMNS` (
 columns after ``variant``), and :func:`write_table` writes it as CSV and netCDF, atomically.
 
 Solver failures are never averaged away silently: each row carries ``solver_failures`` and
-``solver_total`` (the numbers of failed and attempted solves in the job that produced it) and
-``flagged`` is true when more than :data:`FLAG_FAILURE_FRACTION` of that job's solves failed.
+``solver_total`` (the numbers of failed and attempted solves in the job that produced it).
+``flagged`` is true when the value must not be used as it stands — it is NaN, the analysis
+recorded a reason not to trust it (its ``reasons`` variable), or more than
+:data:`FLAG_FAILURE_FRACTION` of that job's solves failed — and ``reason`` says which.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from ..data.files import NETCDF_ENGINE, atomic_path, read_groups, write_netcdf
+from ..errors import UserError
 
 KEY_COLUMNS = (
     "network",
@@ -62,8 +66,9 @@ COLUMNS = (
     "seed",
     "dnn_manifolds_version",
     "config_digest",
+    "reason",
 )
-"""Columns of the tidy table, in order."""
+"""Columns of the tidy table, in order. ``reason`` says why a row is flagged ("" otherwise)."""
 
 FLAG_FAILURE_FRACTION = 0.5
 """A job whose solver failure fraction exceeds this is flagged (its values are not trusted)."""
@@ -153,29 +158,63 @@ def tidy_records(ds: xr.Dataset, **key: Any) -> list[dict[str, Any]]:
 
 def _records(ds: xr.Dataset, key: dict[str, Any]) -> list[dict[str, Any]]:
     failures, total = solver_counts(ds)
-    flagged = bool(total and failures / total > FLAG_FAILURE_FRACTION)
-    flagged |= str(key.get("variant_status", "ok")) not in ("ok", "")
+    failing = bool(total and failures / total > FLAG_FAILURE_FRACTION)
+    reasons = _reasons(ds)
+    variant_status = str(key.get("variant_status", "ok"))
     skip = {"seed"}
     rows = []
     for name, var in ds.data_vars.items():
         if name in skip or var.ndim != 0 or var.dtype.kind not in "biuf":
             continue
+        value = float(var.values)
+        why = [reasons[name]] if name in reasons else []
+        if math.isnan(value) and not why:
+            why.append("NaN without a recorded reason")
+        if failing:
+            why.append(f"{failures} of {total} solves failed")
+        if variant_status not in ("ok", ""):
+            why.append(f"variant not run: {variant_status}")
         rows.append(
             {
                 **key,
                 "layer_index": int(key["layer_index"]),
                 "measure": str(name),
-                "value": float(var.values),
+                "value": value,
                 "long_name": str(var.attrs.get("long_name", name)),
                 "solver_failures": failures,
                 "solver_total": total,
-                "flagged": flagged,
+                "flagged": bool(why),
                 "seed": str(_seed(ds)),
                 "dnn_manifolds_version": str(ds.attrs.get("dnn_manifolds_version", "")),
                 "config_digest": str(ds.attrs.get("config_digest", "")),
+                "reason": "; ".join(why),
             }
         )
     return rows
+
+
+def _reasons(ds: xr.Dataset) -> dict[str, str]:
+    """The output's ``reasons`` (measure → why it is NaN or not to be trusted), if any."""
+    if "reasons" not in ds.variables:
+        return {}
+    try:
+        value = json.loads(str(np.asarray(ds["reasons"].values).item()))
+    except (ValueError, TypeError):
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _read_result(path: Path) -> xr.Dataset:
+    """An analysis output, loaded; a damaged or truncated file is a one-line error naming it."""
+    try:
+        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+            return ds.load()
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UserError(
+            f"{path}: cannot be read as an analysis result (damaged or truncated netCDF: {first}); "
+            "delete it and re-run its job"
+        ) from err
 
 
 def build_table(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -202,8 +241,7 @@ def build_table(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             raise FileNotFoundError(f"{path}: analysis result missing; the table would be incomplete")
         group = entry.get("group")
         if group is None:
-            with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
-                rows.extend(tidy_records(ds.load(), **key))
+            rows.extend(tidy_records(_read_result(path), **key))
             continue
         if str(path) not in files:
             files.clear()  # entries come file by file: keep one file's groups in memory
@@ -241,12 +279,15 @@ def write_table(table: pd.DataFrame, csv_path: str | os.PathLike, nc_path: str |
 
 def read_table(csv_path: str | os.PathLike) -> pd.DataFrame:
     """Read a tidy table written by :func:`write_table`."""
-    return pd.read_csv(
+    table = pd.read_csv(
         csv_path,
         keep_default_na=False,
         na_values=["nan", "NaN", ""],
-        dtype={"seed": str, "config_digest": str, "variant": str, "experiment": str},
+        dtype={"seed": str, "config_digest": str, "variant": str, "experiment": str, "reason": str},
     )
+    if "reason" in table.columns:
+        table["reason"] = table["reason"].fillna("")
+    return table
 
 
 def wide(table: pd.DataFrame, measures: Sequence[str]) -> pd.DataFrame:
@@ -288,8 +329,7 @@ def own_data_table(paths: Sequence[str | os.PathLike], *, name: str) -> pd.DataF
         if not path.exists():
             raise FileNotFoundError(f"{path}: analysis result missing; the table would be incomplete")
         analysis = path.stem
-        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
-            ds = ds.load()
+        ds = _read_result(path)
         if "session" not in ds.dims:
             ds = ds.expand_dims("session")
         for i, title in enumerate(ds["session"].values):

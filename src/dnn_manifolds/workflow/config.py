@@ -82,6 +82,7 @@ class WorkflowConfig:
     n_exemplars: int | None
     download: bool
     demo_epochs: int
+    demo_threads: int
     networks: dict[str, NetworkSpec]
     manifolds: dict[str, ManifoldSpec]
     capacity_enabled: bool
@@ -342,6 +343,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
                                  networks, images=source == "images")
 
     demo_epochs = int(config["demo_training"]["epochs"])
+    demo_threads = int(config["demo_training"]["threads"])
     if any(n.weights == "demo" for n in networks.values()) and source != "embedded":
         raise _err("networks.<name>.weights", "'demo' needs stimuli.source: embedded (the demo CNN trains on it)")
 
@@ -381,8 +383,8 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         options = dict(entry) if isinstance(entry, Mapping) else {"path": entry}
         path = str(options.pop("path"))
         key = f"own_data.inputs.{name}" + (".path" if isinstance(entry, Mapping) else "")
-        if not (base_dir / path).exists():
-            raise _err(key, f"file {path} does not exist")
+        features = "labels" in options or "labels_column" in options or "labels_from" in options
+        _check_own_input(key, path, base_dir, features=features)
         if options.get("labels") is not None and not (base_dir / options["labels"]).exists():
             raise _err(f"own_data.inputs.{name}.labels", f"file {options['labels']} does not exist")
         if "object_coord" in options and ("labels" in options or "labels_column" in options):
@@ -403,6 +405,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         n_exemplars=n_exemplars,
         download=bool(stim["download"]),
         demo_epochs=demo_epochs,
+        demo_threads=demo_threads,
         networks=networks,
         manifolds=manifolds,
         capacity_enabled=bool(cap["enabled"]),
@@ -418,6 +421,30 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         image_files=image_files,
         own_data_options=own_options,
     )
+
+
+def _check_own_input(key: str, path: str, base_dir: Path, *, features: bool = False) -> None:
+    """An own-data input must be an existing file of an importable type (a feature matrix's
+    types with ``features``), outside the workflow's outputs (an output must never replace an
+    input)."""
+    from ..data.importers import SUFFIXES
+
+    if features:
+        SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt", ".mat", ".h5", ".hdf5")  # noqa: N806
+
+    full = base_dir / path
+    if not full.exists():
+        raise _err(key, f"file {path} does not exist")
+    if full.is_dir():
+        raise _err(key, f"{path} is a directory; give the data file itself")
+    suffix = full.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise _err(key, f"{path}: unknown file type {suffix!r}; allowed: {list(SUFFIXES)}")
+    try:
+        inside = full.resolve().relative_to((base_dir / "results").resolve())
+    except ValueError:
+        return
+    raise _err(key, f"{path} lies under results/, where the workflow writes ({inside}); move it elsewhere")
 
 
 def _check_geometry_options(options: dict[str, Any]) -> None:

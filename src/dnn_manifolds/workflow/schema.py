@@ -110,7 +110,7 @@ def _options_block(path: str, options: type[Options], exclude: tuple[str, ...] =
 
 
 KEYS: tuple[Key, ...] = (
-    Key("seed", {"type": "integer", "minimum": 0}, "base seed; every random draw of every job derives from it (recorded in every output)", _REQUIRED),
+    Key("seed", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}, "base seed; every random draw of every job derives from it (recorded in every output)", _REQUIRED),
     Key("device", {"enum": ["auto", "cpu", "cuda"]}, "where networks run (generation, training); auto: a GPU when the job sees one (resolved inside the job)", "auto"),
     Key("batch_size", POSITIVE_INT, "images per forward pass", 64),
     # ------------------------------------------------------------------ stimuli
@@ -148,6 +148,7 @@ KEYS: tuple[Key, ...] = (
     Key("manifolds.<name>.replicates", {"type": "array", "items": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {"objects_seed": {"type": "integer", "minimum": 0, "maximum": 1000}, "neuron_seed": {"type": "integer", "minimum": 0}, "networks": {"type": "array", "minItems": 1, "items": SLUG}}}}, "replicates of the set, each another objects_seed and/or neuron_seed (and optionally its own networks): sets <name>_r1, <name>_r2, … analysed like the set; tables and figures report mean ± standard error over the set and its replicates", []),
     # ------------------------------------------------------------------ training
     Key("demo_training.epochs", POSITIVE_INT, "training epochs of the demo CNN", 6),
+    Key("demo_training.threads", POSITIVE_INT, "torch threads of the training job, fixed whatever the cores given (torch's results depend on the thread count; generation runs on one)", 2),
     # ------------------------------------------------------------------ analyses
     Key("capacity.enabled", {"type": "boolean"}, "run the direct capacity", True),
     _options_block("capacity.options", CapacityOptions),

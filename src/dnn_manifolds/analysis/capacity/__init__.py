@@ -16,7 +16,8 @@ Package layout
 * :mod:`.repetitions` — ``f(n)`` at one ``n`` (:func:`separable_fraction`), serial or over
   processes; :mod:`.problem` — data preparation, random features and labels, cutting plane;
 * :mod:`.separability` — one dichotomy (:func:`is_linearly_separable`); :mod:`.lp` — the
-  certified LP and the reference QP;
+  certified LP and the reference QP; :mod:`.canonical` — their equilibrated canonical
+  coordinates and conditioning; :mod:`.basis` — the samples' basis and rank at their precision;
 * :mod:`.results` — result objects and their xarray form.
 
 The control manipulations (``control``) are shared with the geometry:
@@ -40,10 +41,12 @@ Deliberate choices versus the original (``docs/differences.md``)
   which changes no decision) and, when the working set exceeds ``max_samples`` per object,
   solves the full problem instead of declaring "not separable" (the original's possible false
   negative). Decisions are therefore identical to the full LP.
-* **Gram basis.** For ``projection="gaussian"`` with fewer valid samples ``K`` than neurons
-  ``N``, ``RᵀX`` is drawn as ``Z Lᵀ`` with ``XᵀX = L Lᵀ`` (pivoted Cholesky of the centred
-  data; ``Z`` of size ``n × rank``): the same law, less work. For ``n ≥ rank`` the decision
-  equals that of the data themselves (the projection is injective on their span) and no
+* **Basis at the data's precision.** For ``projection="gaussian"``, ``RᵀX`` is drawn as
+  ``Z B`` with ``B`` a pivoted-QR factor of the median-centred samples augmented by a constant
+  row (a Gaussian projection followed by a random translation: the same law of decisions),
+  truncated where every sample's residual is within its own rounding error (``2^-24`` for
+  float32 data; :mod:`.basis`). The samples themselves are used when they have full affine
+  rank and ``K ≥ N``. For ``n ≥ rank`` the decision equals that of the data themselves and no
   projection is drawn. With ``projection_precision="auto"`` (default) a large basis
   (rank × samples ≥ 10⁶) is projected in float32 (twice as fast): the features are then a
   Gaussian projection rounded to float32 (relative 1e-7), and every decision is exact for

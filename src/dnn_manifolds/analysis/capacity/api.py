@@ -12,17 +12,19 @@ import numpy as np
 import xarray as xr
 
 from ...data.assemblies import stack_point_clouds
+from ...data.dataset import TUNING
 from ...errors import OptionError, UserError
-from ...validation import check_int
+from ...validation import check_memory, check_number
 from ..manipulations import SessionReference, apply_data_options, ball_manifolds
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .balls import prepare_balls
 from .fit import fit_transition
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
-from .repetitions import Estimator, Runner, resolve_key
+from .repetitions import Estimator, Runner, check_jobs, resolve_key
 from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
-from .search import default_jumps, search_critical_n
+from .basis import unit_roundoff
+from .search import crossing_status, default_jumps, search_critical_n
 
 __all__ = ["capacity", "critical_capacity"]
 
@@ -36,6 +38,7 @@ def critical_capacity(
     rng: Any = None,
     jobs: int = 1,
     progress: bool | str = False,
+    precision: float | None = None,
     reference: SessionReference | None = None,
     **option_kwargs: Any,
 ) -> CapacityResult:
@@ -65,6 +68,10 @@ def critical_capacity(
         depend on it).
     progress : bool or str, default False
         Show a progress bar (a string is its label) over the probed ``n``, with an ETA.
+    precision : float, optional
+        Unit roundoff of the data as measured or stored (``docs/capacity.md#capacity-precision``):
+        directions of the samples below it are rounding noise and never count. Default: from
+        the dtype of ``points`` (``2^-24`` for float32, ``2^-53`` otherwise).
     reference : SessionReference, optional
         The geometry of the unchanged data (common subspace, R_M, D_M, centre norms), needed by
         the manipulations (``centre_scale``, ``clip_dimension``, ``permute_axes``) and by
@@ -75,6 +82,9 @@ def critical_capacity(
     Returns
     -------
     CapacityResult
+        ``status`` says whether ``α_c`` could be determined (``"ok"``), is below the tested
+        range (``"not_reached"``: ``N_c > N``) or could not be placed because every repetition
+        failed somewhere it matters (``"failed"``); ``reason`` explains a non-``ok`` status.
 
     Notes
     -----
@@ -84,13 +94,18 @@ def critical_capacity(
     """
     t0 = time.perf_counter()
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
-    jobs = check_int(jobs, "jobs", minimum=1)
+    jobs = check_jobs(jobs)
     if isinstance(points, (list, tuple)):
         points = stack_point_clouds(points)
-    return _search(points, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0, reference=reference)
+    if precision is None:
+        precision = unit_roundoff(getattr(points, "dtype", np.float64))
+    precision = check_number(precision, "precision", minimum=0.0)
+    return _search(
+        points, resolve_key(rng), opts, jobs=jobs, progress=progress, t0=t0, precision=precision, reference=reference
+    )
 
 
-def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, reference):
+def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, reference, precision: float):
     """Validated, selected and manipulated data as a problem (manifolds or balls)."""
     pts = check_points(points)
     if opts.balls != "none" or opts.manipulates or opts.n_objects is not None or opts.samples_jump != 1:
@@ -105,7 +120,7 @@ def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, re
         centres, axes = ball_manifolds(pts, reference, opts.balls)
         problem = prepare_balls(centres, axes, key, opts)
         return problem, problem.n_points, pts.shape[0]
-    problem = prepare(pts, key, opts)
+    problem = prepare(pts, key, opts, precision=precision)
     return problem, int(problem.x.shape[1]), pts.shape[0]
 
 
@@ -117,10 +132,11 @@ def _search(
     jobs: int,
     progress: bool | str,
     t0: float,
+    precision: float,
     reference: SessionReference | None = None,
 ) -> CapacityResult:
     """The N_c search on one session's points with stream key ``key``."""
-    problem, n_points, n_neurons = _prepare(points, key, opts, reference)
+    problem, n_points, n_neurons = _prepare(points, key, opts, reference, precision)
     n_objects = problem.n_objects
     jumps = opts.jumps or default_jumps(n_neurons)
     runner = Runner(problem, jobs)
@@ -163,6 +179,9 @@ def _search(
     n_rep = np.array([r.n_repetitions for r in rs], dtype=np.int64)
     n_sep = np.array([r.n_separable for r in rs], dtype=np.int64)
     fit = fit_transition(ns, n_sep, n_rep)
+    status, reason = crossing_status({int(n): results[n].fraction for n in ns}, n_neurons)
+    if status != "ok":
+        n_c = math.nan
     return CapacityResult(
         capacity=n_objects / n_c if math.isfinite(n_c) else math.nan,
         critical_n_features=n_c,
@@ -186,6 +205,31 @@ def _search(
         repetitions={int(n): results[n] for n in ns},
         ball_dimensions=getattr(problem, "dimensions", None),
         ball_radii=getattr(problem, "radii", None),
+        status=status,
+        reason=reason,
+    )
+
+
+def check_resources(dataset: xr.Dataset, opts: CapacityOptions) -> None:
+    """Refuse, before any work, options whose arrays would not fit in memory.
+
+    Per session: the samples (``N × K``), their basis and factor (``K²``), the features and
+    canonical matrices of one decision (a few ``n × K``), and the per-repetition outcomes of
+    every tested ``n`` (``n_tested × max_repetitions``, kept for the output).
+    """
+    if TUNING not in dataset.data_vars:
+        return
+    sizes = dataset[TUNING].sizes
+    n, k = sizes["neuron"], sizes["sample"] * sizes["object"]
+    hi = opts.repetition_bounds[1]
+    jumps = opts.jumps or default_jumps(n)
+    tested = min(n, n // jumps + 2 * math.ceil(math.log2(n + 1)) + 4)
+    needed = 8.0 * (6 * n * k + 3 * k * k + 2 * tested * hi * sizes["session"])
+    check_memory(
+        needed,
+        f"capacity of {sizes['session']} session(s) of N = {n} neurons and K = {k} samples "
+        f"with up to {hi} repetitions per n",
+        hint="lower max_repetitions (or raise expected_precision), or analyse fewer sessions at a time",
     )
 
 
@@ -240,13 +284,22 @@ def capacity(
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
     dataset = as_dataset(dataset)
-    jobs = check_int(jobs, "jobs", minimum=1)
+    jobs = check_jobs(jobs)
+    precision = unit_roundoff(dataset[TUNING].dtype) if TUNING in dataset.data_vars else None
+    check_resources(dataset, opts)
 
     def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:
         t0 = time.perf_counter()
         ref = None if reference is None else SessionReference.from_geometry(_session_of(reference, title))
         res = _search(
-            values, (seed, int(index)), opts, jobs=jobs, progress=title if progress else False, t0=t0, reference=ref
+            values,
+            (seed, int(index)),
+            opts,
+            jobs=jobs,
+            progress=title if progress else False,
+            t0=t0,
+            precision=precision,
+            reference=ref,
         )
         return to_dataset(res)
 

@@ -16,13 +16,12 @@ which is exactly the question the original's hard-margin QP answers with "margin
 
 Fast path (:func:`lp_separability`)
 -----------------------------------
-1. *Canonical coordinates.* Separability with a bias is invariant under translations and
-   invertible linear maps of feature space, so the points are centred and replaced by the rows
-   of ``Q_r`` from a column-pivoted QR of the centred ``(n_points, n_features)`` matrix
-   (``r`` = numerical rank; a cheaper Cholesky QR when the centred points have full,
-   moderately conditioned rank). With rows ``a_k = y_k [q_k, 1/\sqrt{K}]`` the constraint
-   matrix ``A`` has (nearly) orthonormal columns: the LP is well conditioned whatever the
-   data's scale, offset or rank.
+1. *Canonical coordinates* (:mod:`.canonical`). The homogeneous system ``y_k [x_k, 1]·v > 0`` is
+   centred on the per-feature median, its rows and columns are scaled by powers of two until
+   each has largest entry about 1 (positive row scalings and invertible column maps change no
+   decision), and it is replaced by an orthonormal basis of its column space. The constraint
+   matrix ``A`` then has (nearly) orthonormal columns whatever the data's scale, offset,
+   outliers or rank, and its condition number ``κ`` is known.
 2. *Gordan dual with a box.* A dense Mehrotra predictor–corrector interior-point method solves
 
    .. math::
@@ -32,25 +31,27 @@ Fast path (:func:`lp_separability`)
    whose optimum is 0 when the points are separable and at least 1 when they are not
    (Gordan's alternative: either ``A v > 0`` for some ``v`` or ``A^T u = 0`` for some
    ``u ≥ 0, u ≠ 0``). Its Lagrange multiplier ``-y`` of ``A^T u = 0`` converges to a
-   separator. Each iteration factors the ``(r+1) × (r+1)`` normal matrix (Cholesky).
+   separator. Each iteration factors the ``r × r`` normal matrix (Cholesky).
 3. *Certificates, checked at every iteration.*
 
-   * separable: ``v`` with ``a_k · v ≥ γ ‖a_k‖ ‖v‖`` for every ``k`` (normalised margin at
-     least ``γ = gamma_tol`` in canonical coordinates); the separator is then mapped back and
-     re-verified on the *original* points with a rounding-safe bound;
-   * not separable: ``u ≥ 0`` with ``‖A^T u‖ < γ Σ_k u_k ‖a_k‖``. Since
-     ``u^T A v = (A^T u) · v``, no separator with normalised margin ``≥ γ`` can exist.
+   * separable: ``v`` with ``a_k · v ≥ γ ‖a_k‖ ‖v‖`` for every ``k``; the separator is then
+     mapped back and re-verified on the *original* points with a rounding-safe bound;
+   * not separable: ``u ≥ 0`` with ``‖A^T u‖ < γ' Σ_k u_k ‖a_k‖``. Since
+     ``u^T A v = (A^T u) · v``, no separator with normalised margin ``≥ γ'`` can exist.
+     ``γ' = max(gamma_tol, 16 √(K d) ε κ)`` also covers the rounding of the canonical
+     coordinates; when ``γ'`` exceeds ``canonical.MAX_TOLERANCE`` (1e-6) the problem is too
+     ill-conditioned for the answer "not separable" to be certified, and it is not given.
 
    If neither certificate is reached (or the separator fails the check on the original data),
    the fast path says so (``separable=None``) and the caller falls back to the reference.
 
 So the decision is exact in this sense: a "separable" answer is always backed by a separator
 verified on the original points; a "not separable" answer by a certificate that no separator
-has a normalised margin above ``gamma_tol`` (1e-9 by default) in canonical coordinates (which
-are the original points up to an invertible affine map and the rounding of computing it,
-~1e-12 relative). Only dichotomies whose best margin lies within that band of zero (measure
-zero for continuous data) could be answered either way; when the iterations reach neither
-certificate, the reference solver decides.
+has a normalised margin above ``γ'`` (``gamma_tol`` = 1e-9 by default) in canonical coordinates
+(the original points up to an invertible affine map and positive scalings of the
+constraints). Only dichotomies whose best margin lies within that band of zero (measure zero
+for continuous data) could be answered either way. A decision that can be certified neither
+way is a failure (status ``failed``), never an answer.
 
 Reference (:func:`qp_separability`)
 -----------------------------------
@@ -68,6 +69,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
+
+from .canonical import MAX_TOLERANCE, canonical_rows, certificate_tolerance, rounding_band, to_original
 
 # Status codes of a single decision (documented in capacity.py as well).
 CERTIFIED = "certified"
@@ -134,116 +137,6 @@ def verify_separator(x: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> b
     return bool(np.all(field_ > bound)) and bool(np.all(np.isfinite(field_)))
 
 
-def canonical_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Constraint rows ``a_k = y_k [q_k, 1/√K]`` in canonical (orthonormal) coordinates.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n_features, n_points)
-    y : ndarray of shape (n_points,)
-
-    Returns
-    -------
-    A : ndarray of shape (n_points, r + 1)
-        Orthonormal columns (up to rounding).
-    back : dict
-        What is needed to map a canonical separator back to ``(w, b)`` in ``x`` coordinates.
-    """
-    n_features, n_points = x.shape
-    mean = x.mean(axis=1)
-    xc = (x - mean[:, None]).T  # (K, n)
-    scale = float(np.abs(xc).max()) if xc.size else 0.0
-    # rounding error of the centring, relative to the centred scale: entries of size
-    # max|x| carry absolute errors ~ eps·max|x|, which must not count as extra dimensions.
-    offset = float(np.abs(x).max()) / scale if scale > 0 else 1.0
-    if scale == 0.0 or not np.isfinite(scale) or offset > 1e12:
-        q = np.zeros((n_points, 0))
-        r_mat = np.zeros((0, n_features))
-        perm = np.arange(n_features)
-        rank = 0
-    else:
-        xc = xc / scale
-        fast = _cholesky_qr(xc) if n_features < n_points else None
-        if fast is not None:
-            q, r_mat = fast
-            a = np.empty((n_points, n_features + 1))
-            a[:, :n_features] = q
-            a[:, n_features] = 1.0 / math.sqrt(n_points)
-            a *= y[:, None]
-            return a, {
-                "mean": mean,
-                "scale": scale,
-                "r": r_mat,
-                "perm": np.arange(n_features),
-                "rank": n_features,
-            }
-        q, r_mat, perm = sla.qr(xc, mode="economic", pivoting=True, check_finite=False)
-        diag = np.abs(np.diag(r_mat))
-        tol = (
-            16
-            * max(n_points, n_features)
-            * np.finfo(np.float64).eps
-            * max(diag[0], offset * math.sqrt(n_points))
-        )
-        rank = int(np.count_nonzero(diag > tol))
-        q = q[:, :rank]
-        r_mat = r_mat[:rank]
-    a = np.empty((n_points, rank + 1))
-    a[:, :rank] = q
-    a[:, rank] = 1.0 / math.sqrt(n_points)
-    a *= y[:, None]
-    return a, {"mean": mean, "scale": scale, "r": r_mat, "perm": perm, "rank": rank}
-
-
-_CHOLQR_MIN_PIVOT = 1e-5
-"""Smallest ``R_ii / max R_jj`` accepted from Cholesky QR; below it, pivoted QR is used."""
-
-
-def _cholesky_qr(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Nearly orthonormal basis of a full-column-rank ``(K, n)`` matrix by Cholesky QR.
-
-    ``xc = Q R`` with ``R`` upper triangular from the Cholesky factor of ``xcᵀ xc``. ``Q`` is
-    orthonormal up to ``ε·cond(xc)²``, which is all the LP needs (its conditioning; the
-    certificates do not rely on orthonormality, and ``xc = Q R`` holds to rounding, which the
-    final verification on the original points covers). Several times cheaper than a
-    column-pivoted QR for tall matrices. Returns ``None`` when the matrix is numerically
-    rank-deficient or badly conditioned, so the caller uses the rank-revealing pivoted QR.
-    """
-    gram = xc.T @ xc
-    try:
-        r = sla.cholesky(gram, lower=False, check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    d = np.abs(np.diag(r))
-    if d.min() <= _CHOLQR_MIN_PIVOT * d.max():
-        return None
-    q = sla.solve_triangular(r, xc.T, trans="T", lower=False, check_finite=False).T
-    return q, r
-
-
-def _to_original(v: np.ndarray, back: dict, n_points: int) -> tuple[np.ndarray, float]:
-    """Map a canonical separator ``v`` (on ``[q, 1/√K]``) to ``(w, b)`` on the original points.
-
-    With ``xc[:, perm] / scale = Q R`` (``R`` of shape (rank, n_features), upper trapezoidal),
-    row ``k`` reads ``xc_k[perm] / scale = R^T q_k``, so a weight ``c`` on ``q`` equals the
-    weight ``w[perm] = [R_11^{-1} c, 0] / scale`` on the centred ``x`` (exact on the ``rank``
-    leading pivoted columns). The result is re-verified on the original points by the caller.
-    """
-    rank = back["rank"]
-    n_features = back["mean"].shape[0]
-    c = v[:rank]
-    w = np.zeros(n_features)
-    if rank:
-        r11 = back["r"][:, :rank]
-        z = sla.solve_triangular(r11, c, lower=False, check_finite=False)
-        w_perm = np.zeros(n_features)
-        w_perm[:rank] = z
-        w[back["perm"]] = w_perm
-        w = w / back["scale"]
-    b = float(v[rank] / math.sqrt(n_points) - w @ back["mean"])
-    return w, b
-
-
 # ----------------------------------------------------------------------------- dense IPM
 
 
@@ -272,6 +165,7 @@ def gordan_ipm(
     gamma_tol: float = GAMMA_TOL,
     max_iter: int = 100,
     accept=None,
+    gordan_tol: float | None = None,
 ) -> _IPMOutcome:
     r"""Decide ``∃ v: A v > 0`` by a Mehrotra interior-point method on the box-bounded Gordan dual.
 
@@ -286,16 +180,23 @@ def gordan_ipm(
     a : ndarray of shape (n_points, d)
         Constraint rows (labels folded in).
     gamma_tol : float
-        Normalised-margin tolerance of the certificates.
+        Normalised-margin tolerance of the separability certificate (and of the Gordan
+        certificate unless ``gordan_tol`` is given).
     max_iter : int
         Iteration limit; reaching it returns ``separable=None``.
     accept : callable, optional
         ``accept(v) -> bool``: an extra check of a candidate separator (the caller re-verifies
         it on the original points); a rejected candidate lets the iterations go on, since the
         separator's margin keeps growing towards the optimum.
+    gordan_tol : float, optional
+        Band of the non-separability certificate (``gamma_tol`` widened by the rounding of the
+        canonical coordinates). When the widening exceeds ``canonical.MAX_TOLERANCE`` no such
+        certificate is accepted: meeting it ends the iterations undecided.
     """
     k, d = a.shape
     rejected = 0
+    gordan_tol = gamma_tol if gordan_tol is None else gordan_tol
+    certifiable = gordan_tol <= max(MAX_TOLERANCE, gamma_tol)
     row_norm = np.sqrt(np.einsum("ij,ij->i", a, a))
 
     def separates(v: np.ndarray, av: np.ndarray) -> bool:
@@ -309,7 +210,16 @@ def gordan_ipm(
 
     def gordan(u_: np.ndarray) -> bool:
         weight = float(u_ @ row_norm)
-        return u_.sum() >= 0.5 and float(np.linalg.norm(a.T @ u_)) < gamma_tol * weight
+        return u_.sum() >= 0.5 and float(np.linalg.norm(a.T @ u_)) < gordan_tol * weight
+
+    def undecided(it: int) -> _IPMOutcome:
+        return _IPMOutcome(
+            None,
+            None,
+            it,
+            f"not separable to working precision, but too ill-conditioned to certify it "
+            f"(rounding band {gordan_tol:.1e} > {MAX_TOLERANCE:g})",
+        )
 
     # A small uniform start (most u vanish at the optimum) cut the iterations ~3x against
     # u = 1/2 on DNN-like and random-point problems near the transition.
@@ -327,6 +237,8 @@ def gordan_ipm(
         rp = a.T @ u
         # --- certificate of non-separability: ‖Aᵀu‖ < γ Σ u_k ‖a_k‖
         if gordan(u):
+            if not certifiable:
+                return undecided(it)
             return _IPMOutcome(False, None, it, "Gordan certificate found")
         rd = -1.0 - ay - z + s
         mu = (u @ z + w @ s) / (2 * k)
@@ -350,6 +262,8 @@ def gordan_ipm(
             t = sla.cho_solve(chol, rp, check_finite=False)
             u_pol = u - dmat * (a @ t)
             if u_pol.min() >= 0 and gordan(u_pol):
+                if not certifiable:
+                    return undecided(it)
                 return _IPMOutcome(False, None, it, "Gordan certificate found (polished)")
 
         def newton(rz: np.ndarray, rs: np.ndarray):
@@ -418,16 +332,17 @@ def lp_separability(
     t0 = time.perf_counter()
     n_points = x.shape[1]
     a, back = canonical_rows(x, y)
+    band = certificate_tolerance(gamma_tol, back, n_points)
     found: list = []
 
     def accept(v: np.ndarray) -> bool:
-        w, b = _to_original(v, back, n_points)
+        w, b = to_original(v, back)
         if verify_separator(x, y, w, b):
             found.append((w, b))
             return True
         return False
 
-    out = gordan_ipm(a, gamma_tol=gamma_tol, max_iter=max_iter, accept=accept)
+    out = gordan_ipm(a, gamma_tol=gamma_tol, max_iter=max_iter, accept=accept, gordan_tol=band)
     message = out.message
     if out.separable is True:
         w, b = found[-1]
@@ -448,15 +363,17 @@ def lp_separability(
         return SeparabilityResult(
             None, FAILED, message, n_iter=out.n_iter, solve_time=time.perf_counter() - t0
         )
-    ref = qp_separability(x, y, clarabel_settings=clarabel_settings)
-    status = FALLBACK if ref.separable is not None else FAILED
+    ref = qp_separability(x, y, clarabel_settings=clarabel_settings, margin=False)
+    separable = ref.separable
+    detail = ref.message
+    status = FALLBACK if separable is not None else FAILED
     return SeparabilityResult(
-        ref.separable,
+        separable,
         status,
-        f"LP: {message}; reference: {ref.message}",
-        w=ref.w,
-        b=ref.b,
-        margin=ref.margin,
+        f"LP: {message}; reference: {detail}",
+        w=ref.w if separable else None,
+        b=ref.b if separable else math.nan,
+        margin=ref.margin if separable else math.nan,
         n_iter=out.n_iter + ref.n_iter,
         solve_time=time.perf_counter() - t0,
     )
@@ -469,7 +386,11 @@ DEFAULT_CLARABEL = {"max_iter": 200, "tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "
 
 
 def qp_separability(
-    x: np.ndarray, y: np.ndarray, *, clarabel_settings: dict | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    clarabel_settings: dict | None = None,
+    margin: bool = True,
 ) -> SeparabilityResult:
     r"""Reference decision: the original's hard-margin SVM QP in cvxpy, solved by Clarabel.
 
@@ -477,25 +398,65 @@ def qp_separability(
 
         \min_{w, b}\ \tfrac12 \|w\|^2 \quad\text{s.t.}\quad y_k (w\cdot x_k + b) \ge 1.
 
-    The points are centred and divided by their largest absolute value first (the decision is
-    invariant, the margin is reported back in the original units). ``optimal`` and
-    ``optimal_inaccurate`` solutions count as separable only if the separator passes
-    :func:`verify_separator` on the original points; ``infeasible`` means not separable;
-    anything else (``infeasible_inaccurate``, iteration limits, ``SolverError``) is a failure.
+    The decision is made on the same problem in the canonical coordinates of
+    :func:`~.canonical.canonical_rows` (``min ½‖v‖² s.t. A v ≥ 1``: feasible iff the points are
+    separable), where it is well scaled whatever the data; Clarabel's tolerances are absolute
+    and would otherwise hide structure far below the data's largest entry. ``optimal`` and
+    ``optimal_inaccurate`` solutions count as separable only if the separator, mapped back,
+    passes :func:`verify_separator` on the original points; ``infeasible`` means not separable
+    when the problem is well enough conditioned to certify it
+    (:func:`~.canonical.certificate_tolerance`), else it is a failure; anything else
+    (``infeasible_inaccurate``, iteration limits, ``SolverError``) is a failure. With
+    ``margin=True`` the original's QP is then also solved on the points (centred, scaled by
+    their largest absolute value) for the max margin ``1/‖w‖`` in the original units.
     """
+    t0 = time.perf_counter()
+    a, back = canonical_rows(x, y)
+    out = _clarabel_min_norm(a, clarabel_settings)
+    elapsed = time.perf_counter() - t0
+    if out[0] == "optimal":
+        w, b = to_original(out[1], back)
+        if not verify_separator(x, y, w, b):
+            return SeparabilityResult(
+                None,
+                FAILED,
+                f"Clarabel: {out[2]} but the solution does not separate the points",
+                n_iter=out[3],
+                solve_time=elapsed,
+            )
+        value = math.nan
+        if margin:
+            value, w, b = _original_margin(x, y, w, b, clarabel_settings)
+        return SeparabilityResult(
+            True,
+            REFERENCE,
+            f"Clarabel: {out[2]}",
+            w=w,
+            b=b,
+            margin=value,
+            n_iter=out[3],
+            solve_time=time.perf_counter() - t0,
+        )
+    if out[0] == "infeasible":
+        if rounding_band(back, x.shape[1]) > MAX_TOLERANCE:
+            return SeparabilityResult(
+                None,
+                FAILED,
+                f"Clarabel: {out[2]}, not trusted: condition number {back['cond']:.1e}",
+                n_iter=out[3],
+                solve_time=elapsed,
+            )
+        return SeparabilityResult(False, REFERENCE, f"Clarabel: {out[2]}", n_iter=out[3], solve_time=elapsed)
+    return SeparabilityResult(None, FAILED, f"Clarabel: {out[2]}", n_iter=out[3], solve_time=elapsed)
+
+
+def _clarabel_min_norm(a: np.ndarray, clarabel_settings):
+    """``min ½‖v‖² s.t. a v ≥ 1`` by Clarabel; returns (kind, v, status text, iterations) with
+    kind ``"optimal"``, ``"infeasible"`` or ``"failed"``."""
     import cvxpy as cp
 
-    t0 = time.perf_counter()
-    n_features, n_points = x.shape
-    mean = x.mean(axis=1)
-    scale = float(np.abs(x - mean[:, None]).max())
-    if scale == 0.0:
-        scale = 1.0
-    xs = (x - mean[:, None]) / scale
-    wv = cp.Variable(n_features)
-    bv = cp.Variable()
-    constraints = [cp.multiply(y, xs.T @ wv + bv) >= 1]
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(wv)), constraints)
+    v = cp.Variable(a.shape[1])
+    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(v)), [a @ v >= 1])
     settings = dict(DEFAULT_CLARABEL)
     settings.update(clarabel_settings or {})
     try:
@@ -504,44 +465,44 @@ def qp_separability(
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
             prob.solve(solver=cp.CLARABEL, verbose=False, **settings)
     except cp.error.SolverError as err:
-        return SeparabilityResult(
-            None, FAILED, f"Clarabel SolverError: {err}", solve_time=time.perf_counter() - t0
-        )
-    status = prob.status
+        return "failed", None, f"SolverError: {err}", 0
     n_iter = 0
     stats = getattr(prob, "solver_stats", None)
     if stats is not None and stats.num_iters is not None:
         n_iter = int(stats.num_iters)
-    elapsed = time.perf_counter() - t0
-    if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and wv.value is not None:
-        w_s = np.asarray(wv.value, dtype=np.float64)
-        b_s = float(bv.value)
-        w = w_s / scale
-        b = b_s - float(w @ mean)
-        if verify_separator(x, y, w, b):
-            norm = float(np.linalg.norm(w))
-            margin = float(np.min(y * (w @ x + b)) / norm) if norm > 0 else math.inf
-            return SeparabilityResult(
-                True,
-                REFERENCE,
-                f"Clarabel: {status}",
-                w=w,
-                b=b,
-                margin=margin,
-                n_iter=n_iter,
-                solve_time=elapsed,
-            )
-        return SeparabilityResult(
-            None,
-            FAILED,
-            f"Clarabel: {status} but the solution does not separate the points",
-            n_iter=n_iter,
-            solve_time=elapsed,
-        )
+    status = prob.status
+    if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and v.value is not None:
+        return "optimal", np.asarray(v.value, dtype=np.float64), status, n_iter
     if status == cp.INFEASIBLE:
-        return SeparabilityResult(
-            False, REFERENCE, f"Clarabel: {status}", n_iter=n_iter, solve_time=elapsed
-        )
-    return SeparabilityResult(
-        None, FAILED, f"Clarabel: {status}", n_iter=n_iter, solve_time=elapsed
-    )
+        return "infeasible", None, status, n_iter
+    return "failed", None, status, n_iter
+
+
+def _original_margin(x, y, w0, b0, clarabel_settings):
+    """The max margin of separable points in their own units: the original's QP on the points
+    centred and scaled by their largest absolute value. Falls back to the margin of the
+    separator ``(w0, b0)`` (a lower bound) if that solve does not give a verified separator."""
+    import cvxpy as cp
+
+    mean = x.mean(axis=1)
+    scale = float(np.abs(x - mean[:, None]).max()) or 1.0
+    xs = (x - mean[:, None]) / scale
+    wv = cp.Variable(x.shape[0])
+    bv = cp.Variable()
+    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(wv)), [cp.multiply(y, xs.T @ wv + bv) >= 1])
+    settings = dict(DEFAULT_CLARABEL)
+    settings.update(clarabel_settings or {})
+    w, b = w0, b0
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            prob.solve(solver=cp.CLARABEL, verbose=False, **settings)
+        if prob.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and wv.value is not None:
+            w1 = np.asarray(wv.value, dtype=np.float64) / scale
+            b1 = float(bv.value) - float(w1 @ mean)
+            if verify_separator(x, y, w1, b1):
+                w, b = w1, b1
+    except cp.error.SolverError:
+        pass
+    norm = float(np.linalg.norm(w))
+    return (float(np.min(y * (w @ x + b)) / norm) if norm > 0 else math.inf), w, b

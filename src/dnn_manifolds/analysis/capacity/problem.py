@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 
 from ...errors import UserError
 from ...validation import ArgumentTypeError
-from ..controls import apply_control, zscore_neurons
+from ..controls import apply_control, zscore_parameters
 from . import lp as _lp
+from .basis import power_of_two, precision_basis, unit_roundoff
 from .lp import SeparabilityResult, verify_separator
 from .options import CapacityOptions
 from .separability import decide
@@ -84,45 +84,61 @@ class Problem:
     opts: CapacityOptions
 
 
-def prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions) -> Problem:
-    """Drop missing samples, apply control and z-score, build the Gram basis.
+def prepare(
+    points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, *, precision: float | None = None
+) -> Problem:
+    """Drop missing samples, apply control and z-score, build the basis at the data's precision.
 
-    The Gram basis is a pivoted Cholesky factor of the centred samples' Gram matrix (LAPACK
-    ``dpstrf``, default tolerance): directions whose singular value is below about
-    ``sqrt(K ε)`` times the largest are dropped, a perturbation at the float32 level.
+    ``precision`` is the unit roundoff of the data as stored (``2^-24`` for float32, the
+    default ``2^-53`` for float64; :func:`.basis.unit_roundoff`). The samples are scaled by a
+    power of two (exact) and centred on the per-neuron median (a translation, robust to
+    outliers); for Gaussian projections their basis and rank come from
+    :func:`.basis.precision_basis` (``docs/capacity.md#capacity-precision``): directions below
+    the data's rounding error are dropped, so rounding noise can never make points separable.
     """
+    if precision is None:
+        precision = unit_roundoff(np.float64)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # deterministic and, for these sizes, no slower
+        return _prepare(points, key, opts, precision)
+
+
+def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, precision: float) -> Problem:
     if opts.control != "none":
         ctrl_rng = np.random.default_rng(np.random.SeedSequence(list(key) + [3]))
         points = apply_control(points, opts.control, rng=ctrl_rng)
+    magnitude = np.abs(points)
     if opts.zscore:
-        points = zscore_neurons(points)
+        mean, std = zscore_parameters(points)
+        points = (points - mean) / std
+        magnitude = (magnitude + np.abs(mean)) / std
     n_neurons, n_samples, n_objects = points.shape
     valid = _valid_mask(points)
     counts = valid.sum(axis=0)
     x = points.transpose(0, 2, 1)[:, valid.T]  # object-major columns (column-major order)
-    x = x - x.mean(axis=1, keepdims=True)  # translation: changes no decision
+    magnitude = magnitude.transpose(0, 2, 1)[:, valid.T]
+    top = float(np.abs(x).max()) if x.size else 0.0
+    unit = power_of_two(top)  # exact rescaling: no overflow or underflow downstream
+    x = x / unit
+    magnitude = magnitude / unit
+    centre = np.median(x, axis=1, keepdims=True)
+    x = x - centre  # translation: changes no decision
+    magnitude = magnitude + np.abs(centre)
     k = x.shape[1]
     obj_index = np.repeat(np.arange(n_objects), counts)
     obj_starts = np.concatenate([[0], np.cumsum(counts)])
     basis = None
     rank = n_neurons  # rows of the projected basis (see CapacityResult.rank)
     if opts.projection == "gaussian":
-        if k < n_neurons:
-            gram = x.T @ x
-            c, piv, r, info = sla.lapack.dpstrf(gram, lower=1)
-            if info < 0:
-                raise RuntimeError(f"pivoted Cholesky failed (LAPACK info {info})")
-            lower = np.tril(c)[:, :r]
-            factor = np.empty((k, r))
-            factor[piv - 1] = lower
-            basis = np.ascontiguousarray(factor.T)  # (r, K): x has the Gram matrix basisᵀ basis
-            rank = int(r)
-        else:
-            basis = x
+        factor, rank, _ = precision_basis(x, magnitude, precision)
+        # full affine rank with K >= N: the samples themselves (no truncation to make)
+        basis = x if (k >= n_neurons and rank > n_neurons) else factor
+        rank = basis.shape[0]
     basis32 = None
-    precision = opts.projection_precision
+    choice = opts.projection_precision
     if basis is not None and (
-        precision == "float32" or (precision == "auto" and basis.size >= _FLOAT32_MIN_SIZE)
+        choice == "float32" or (choice == "auto" and basis.size >= _FLOAT32_MIN_SIZE)
     ):
         basis32 = basis.astype(np.float32)
     return Problem(key, x, basis, basis32, rank, obj_index, obj_starts, n_objects, opts)

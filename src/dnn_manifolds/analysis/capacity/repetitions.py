@@ -19,12 +19,31 @@ from typing import Any
 import numpy as np
 
 from ...errors import UserError
-from ...validation import ArgumentTypeError, check_int
+from ...validation import ArgumentTypeError, check_int, check_number
+from .basis import unit_roundoff
 from .options import STATUSES, CapacityOptions
 from .problem import Problem, check_points, prepare, run_task
 from .results import FractionResult
 
-__all__ = ["Estimator", "Runner", "resolve_key", "separable_fraction"]
+__all__ = ["Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction"]
+
+MAX_JOBS_PER_CORE = 4
+"""``jobs`` may be at most this many worker processes per core of the machine."""
+
+
+def check_jobs(jobs: Any) -> int:
+    """``jobs``: a positive integer, at most :data:`MAX_JOBS_PER_CORE` per core (every worker
+    is a process; far more than the cores only costs memory and time)."""
+    import os
+
+    jobs = check_int(jobs, "jobs", minimum=1)
+    cores = os.cpu_count() or 1
+    if jobs > MAX_JOBS_PER_CORE * cores:
+        raise UserError(
+            f"jobs must be at most {MAX_JOBS_PER_CORE * cores} ({MAX_JOBS_PER_CORE} per core; this "
+            f"machine has {cores}); got {jobs}"
+        )
+    return jobs
 
 _WORKER: dict[str, Any] = {}
 
@@ -204,6 +223,7 @@ def separable_fraction(
     *,
     rng: Any = None,
     jobs: int = 1,
+    precision: float | None = None,
     **option_kwargs: Any,
 ) -> FractionResult:
     """Fraction of random dichotomies that are separable with ``n`` random features.
@@ -226,13 +246,19 @@ def separable_fraction(
         Root of the per-repetition streams.
     jobs : int, default 1
         Worker processes (the result does not depend on it).
+    precision : float, optional
+        Unit roundoff of the data (default: from the dtype of ``points``; see
+        :func:`~dnn_manifolds.analysis.capacity.critical_capacity`).
 
     Returns
     -------
     FractionResult
     """
     opts = CapacityOptions.from_mapping(options, **option_kwargs)
-    jobs = check_int(jobs, "jobs", minimum=1)
+    jobs = check_jobs(jobs)
+    if precision is None:
+        precision = unit_roundoff(getattr(points, "dtype", np.float64))
+    precision = check_number(precision, "precision", minimum=0.0)
     pts = check_points(points)
     n_neurons = pts.shape[0]
     n_features = check_int(n_features, "n_features")
@@ -240,7 +266,7 @@ def separable_fraction(
         raise UserError(
             f"n_features must be between 1 and n_neurons = {n_neurons}; got {n_features}"
         )
-    problem = prepare(pts, resolve_key(rng), opts)
+    problem = prepare(pts, resolve_key(rng), opts, precision=precision)
     runner = Runner(problem, jobs)
     try:
         return Estimator(problem, runner).estimate(n_features)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from ..variables import variable
+from ..variables import reasons_json, variable
 from .options import STATUSES, CapacityOptions
 
 __all__ = ["CapacityResult", "CurveFit", "FractionResult", "to_dataset"]
@@ -116,6 +116,12 @@ class CapacityResult:
         Per tested ``n``, the repetitions themselves (outcomes and statuses).
     ball_dimensions, ball_radii : ndarray of shape (n_objects,) or None
         With ``balls``: each ball's dimension and absolute radius.
+    status : str
+        ``"ok"``, ``"not_reached"`` (``f(n) < 0.5`` up to ``N``: ``N_c > N``, ``α_c < P/N``) or
+        ``"failed"`` (``N_c`` could not be placed: every repetition failed at an ``n`` where it
+        could lie); ``capacity`` and ``critical_n_features`` are NaN unless ``"ok"``.
+    reason : str
+        Why, in one line ("" when ok).
     """
 
     capacity: float
@@ -138,6 +144,8 @@ class CapacityResult:
     repetitions: dict[int, FractionResult] = field(default_factory=dict, repr=False)
     ball_dimensions: np.ndarray | None = field(default=None, repr=False)
     ball_radii: np.ndarray | None = field(default=None, repr=False)
+    status: str = "ok"
+    reason: str = ""
 
     @property
     def capacity_fit(self) -> float:
@@ -198,6 +206,8 @@ def to_dataset(res: CapacityResult) -> xr.Dataset:
         data["ball_dimension"] = var("ball_dimension", "object", res.ball_dimensions)
         data["ball_radius"] = var("ball_radius", "object", res.ball_radii)
         data["mean_ball_dimension"] = var("mean_ball_dimension", (), float(np.mean(res.ball_dimensions)))
+    data["result_status"] = var("result_status", (), res.status)
+    data["reasons"] = var("reasons", (), reasons_json(data, _reasons(res)))
     coords = {
         nf: (nf, res.n_features, {"long_name": "number of features n", "units": "1"}),
         "status": ("status", list(STATUSES), {"long_name": "decision status"}),
@@ -205,6 +215,24 @@ def to_dataset(res: CapacityResult) -> xr.Dataset:
         "repetition": ("repetition", np.arange(n_rep_max)),
     }
     return xr.Dataset(data, coords=coords)
+
+
+def _reasons(res: CapacityResult) -> dict[str, str]:
+    """Why each NaN scalar of a capacity result is NaN."""
+    out: dict[str, str] = {}
+    if res.status != "ok":
+        out["capacity"] = out["critical_n_features"] = res.reason
+    fit = res.fit
+    why = {
+        "no_transition": "probit fit: no transition (every tested f(n) is 0, or every one is 1)",
+        "failed": "probit fit failed (the likelihood could not be evaluated)",
+        "step": "probit fit: the curve is a step (no tested f(n) strictly between 0 and 1)",
+    }.get(fit.status, "")
+    if math.isnan(fit.critical_n_features) or fit.status in ("no_transition", "failed"):
+        out["critical_n_features_fit"] = out["capacity_fit"] = why or "probit fit: no estimate"
+    if math.isnan(fit.width):
+        out["fit_width"] = why or "probit fit: no width"
+    return out
 
 
 FILL_VALUES = {name: 0 for name in ("n_repetitions", "n_separable", "n_attempts", "probe_order", "status_count")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-__all__ = ["default_jumps", "search_critical_n"]
+__all__ = ["crossing_status", "default_jumps", "search_critical_n"]
 
 
 def default_jumps(n_neurons: int) -> int:
@@ -55,6 +55,13 @@ def search_critical_n(
         Smallest probed ``n`` with ``f(n) ≥ 0.5`` (NaN if none).
     probes : list of int
         Probed ``n`` in order.
+
+    Notes
+    -----
+    ``evaluate`` returns NaN where every repetition failed. A NaN never steers the search: in
+    the coarse scan it is neither a 0 nor a 1, and a NaN at a bisection probe ends the
+    bisection with the bracket where it was (the tails are still probed). The caller judges
+    the result with :func:`crossing_status` (``docs/capacity.md#capacity-search``).
     """
     sep: dict[int, float] = {}
     probes: list[int] = []
@@ -92,8 +99,9 @@ def search_critical_n(
     min_v, min_i, max_v, max_i = extremes()
     expected[0] = len(probes) + math.ceil(math.log2(max((max_n - min_n) / precision, 1))) + extra_tails
     n1 = n2 = None
+    stalled = False  # a bisection probe where every repetition failed
     while True:
-        cond_a = max_n - min_n > precision
+        cond_a = not stalled and max_n - min_n > precision
         cond_b = tails and min_v > 0 and min_i - 1 > precision and math.ceil((min_i + 1) / 2) != n
         cond_c = (
             tails
@@ -114,7 +122,9 @@ def search_critical_n(
         value = probe(n)
         min_v, min_i, max_v, max_i = extremes()
         if cond_a:
-            if value > 0.5:
+            if math.isnan(value):
+                stalled = True  # a failure must not move the bracket
+            elif value > 0.5:
                 max_n = n
             else:
                 min_n = n
@@ -123,3 +133,52 @@ def search_critical_n(
         progress(len(probes), len(probes))
     crossing = [m for m in sorted(sep) if sep[m] >= 0.5]
     return (float(crossing[0]) if crossing else math.nan), probes
+
+
+def crossing_status(fractions: dict[int, float], n_max: int) -> tuple[str, str]:
+    """Whether the first crossing of the probed curve can be trusted, and why not.
+
+    Parameters
+    ----------
+    fractions : dict of int to float
+        ``f(n)`` at every probed ``n`` (NaN where every repetition failed).
+    n_max : int
+        The largest ``n`` (N).
+
+    Returns
+    -------
+    status : str
+        ``"ok"``; ``"not_reached"`` (every probed ``f(n) < 0.5``, none failed: ``N_c > N``);
+        ``"failed"`` (a probe where every repetition failed lies where ``N_c`` could be: between
+        the largest probed ``n`` below the crossing and the crossing, or anywhere when there is
+        no crossing).
+    reason : str
+        One line for the user ("" when ok).
+    """
+    ns = sorted(fractions)
+    crossing = next((n for n in ns if fractions[n] >= 0.5), None)
+    failed = [n for n in ns if math.isnan(fractions[n])]
+    if crossing is None:
+        if failed:
+            return "failed", (
+                f"every repetition failed at n = {_list(failed)}; no tested n reached f(n) >= 0.5, "
+                "so N_c cannot be placed"
+            )
+        return "not_reached", (
+            f"f(n) < 0.5 at every tested n up to N = {n_max} (largest f = "
+            f"{max(fractions.values()):.2f}): N_c > N"
+        )
+    below = [n for n in ns if n < crossing and not math.isnan(fractions[n])]
+    lo = below[-1] if below else 0
+    blind = [n for n in failed if lo < n < crossing]
+    if blind:
+        return "failed", (
+            f"every repetition failed at n = {_list(blind)}, between n = {lo} (f < 0.5) and "
+            f"n = {crossing} (f >= 0.5): N_c lies in ({lo}, {crossing}] but cannot be placed"
+        )
+    return "ok", ""
+
+
+def _list(values: list[int]) -> str:
+    shown = ", ".join(str(v) for v in values[:5])
+    return shown + (", ..." if len(values) > 5 else "")

@@ -87,17 +87,19 @@ def is_linearly_separable(
     x, y = x[:, keep], y[keep]
     if x.shape[1] == 0:
         raise UserError("points has no column without NaN")
-    res = decide(x, y, method=method, gamma_tol=gamma_tol, clarabel_settings=clarabel_settings)
+    res = decide(
+        x, y, method=method, gamma_tol=gamma_tol, clarabel_settings=clarabel_settings, margin=True
+    )
     if margin and res.separable and math.isnan(res.margin):
-        ref = _lp.qp_separability(x, y, clarabel_settings=clarabel_settings)
+        ref = _lp.qp_separability(x, y, clarabel_settings=clarabel_settings, margin=True)
         res = dataclasses.replace(
             res, margin=ref.margin, message=f"{res.message}; margin: {ref.message}"
         )
     return res
 
 
-def decide(x, y, *, method, gamma_tol, clarabel_settings=None) -> SeparabilityResult:
+def decide(x, y, *, method, gamma_tol, clarabel_settings=None, margin=False) -> SeparabilityResult:
     """Decide one dichotomy of validated points ``x`` (n_features, n_points), labels ``y``."""
     if method == "qp":
-        return _lp.qp_separability(x, y, clarabel_settings=clarabel_settings)
+        return _lp.qp_separability(x, y, clarabel_settings=clarabel_settings, margin=margin)
     return _lp.lp_separability(x, y, gamma_tol=gamma_tol, clarabel_settings=clarabel_settings)

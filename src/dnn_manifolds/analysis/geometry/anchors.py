@@ -97,7 +97,10 @@ def _pg_iterations(cond: float, tol: float = 1e-13) -> float:
     the gradient map contracts by (κ−1)/(κ+1) per step, the projection does not expand."""
     if not np.isfinite(cond) or cond <= 1.0:
         return 1.0 if cond == 1.0 else np.inf
-    return np.log(tol) / np.log((cond - 1.0) / (cond + 1.0))
+    ratio = (cond - 1.0) / (cond + 1.0)
+    if not 0.0 < ratio < 1.0:  # cond so large that the ratio rounds to 1: no contraction
+        return np.inf
+    return np.log(tol) / np.log(ratio)
 
 
 def solve_anchor_points(

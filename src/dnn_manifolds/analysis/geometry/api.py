@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ...data.dataset import TUNING
+from ...validation import check_memory
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .mft import manifold_geometry
 from .options import HEADLINE, GeometryOptions
@@ -16,6 +18,23 @@ from .results import to_dataset
 __all__ = ["geometry"]
 
 DESCRIPTION = "Mean-field-theory geometry of object manifolds (docs/geometry.md)"
+
+
+def check_resources(dataset: xr.Dataset, opts: GeometryOptions) -> None:
+    """Refuse, before any work, options whose arrays would not fit in memory: per session the
+    Gaussian draws and anchor points of every object (``P × n_t × (D + 1)`` several times, with
+    ``D ≤ min(N, M)``) and the session's responses."""
+    if TUNING not in dataset.data_vars:
+        return
+    sizes = dataset[TUNING].sizes
+    n, m, p = sizes["neuron"], sizes["sample"], sizes["object"]
+    needed = 8.0 * (5 * p * opts.draws * (min(n, m) + 2) + 3 * n * m * p)
+    check_memory(
+        needed,
+        f"geometry with n_t = {opts.draws} Gaussian draws for P = {p} objects of up to "
+        f"{min(n, m)} dimensions",
+        hint="lower n_t",
+    )
 
 
 def geometry(
@@ -64,6 +83,7 @@ def geometry(
     opts = GeometryOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
     dataset = as_dataset(dataset)
+    check_resources(dataset, opts)
     object_ids = dataset["object"].values
     labels = (
         dataset["object_label"].values

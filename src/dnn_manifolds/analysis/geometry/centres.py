@@ -77,6 +77,38 @@ def _corr_stats(R: np.ndarray):
     return rho, float(np.abs(rho[off]).mean()), float((rho[off] ** 2).mean()), norms
 
 
+def _reduce(Cc: np.ndarray, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres in coordinates of their span: ``Xr`` (P × n) with ``Xr Xrᵀ = CcᵀCc``, the
+    orthonormal ``basis`` (N × n) with ``Cc = basis Xrᵀ``, and the eigenvalues (descending).
+
+    From the P × P Gram matrix when it keeps the rank centred centres have, ``min(N, P − 1)``,
+    with a spectrum spanning less than 1e8 (accurate there); otherwise — one direction
+    dominating the others, as with an outlier, or centres that coincide — from an SVD of the
+    centres themselves, which resolves directions down to float64's resolution instead of the
+    Gram matrix's square root of it.
+    """
+    N, P = Cc.shape
+    gram = Cc.T @ Cc
+    ev, U = np.linalg.eigh(gram)
+    top = max(ev[-1], 0.0)
+    keep = (ev > top * 1e-12 * max(N, P)) & (ev > floor**2) if top > 0 else np.zeros(P, bool)
+    if not keep.any():  # nothing above rounding: the centres coincide
+        return np.zeros((P, 0)), np.zeros((N, 0)), np.zeros(0)
+    # centred centres have rank ≤ min(N, P − 1): exactly that many kept eigenvalues, spanning
+    # less than 1e8, is the well-conditioned case; anything else is decided by the SVD
+    expected = min(N, P - 1)
+    well = top > 0 and int(keep.sum()) == expected and ev[keep].min() >= 1e-8 * top
+    if top == 0 or well:
+        ev, U = ev[keep][::-1], U[:, keep][:, ::-1]
+        Xr = U * np.sqrt(ev)
+        basis = (Cc @ U) / np.sqrt(ev) if ev.size else np.zeros((N, 0))
+        return Xr, basis, ev
+    Uc, S, Vt = np.linalg.svd(Cc, full_matrices=False)
+    keep = (S > 16 * max(N, P) * np.finfo(np.float64).eps * S[0]) & (S > floor)
+    S = S[keep]
+    return Vt[keep].T * S, Uc[:, keep], S**2
+
+
 def optimal_centre_rank(
     centres: np.ndarray,
     *,
@@ -153,13 +185,10 @@ def optimal_centre_rank(
             opts[key] = val
 
     Cc = C - C.mean(axis=1, keepdims=True)
-    gram = Cc.T @ Cc
-    ev, U = np.linalg.eigh(gram)
-    keep = ev > max(ev[-1], 0.0) * 1e-12 * max(N, P) if ev[-1] > 0 else np.zeros(P, bool)
-    ev, U = ev[keep][::-1], U[:, keep][:, ::-1]
+    # spread within rounding of the centres themselves is no direction (identical centres)
+    size = float(np.sqrt((C**2).sum(axis=0)).max()) if C.size else 0.0
+    Xr, basis, ev = _reduce(Cc, floor=64 * np.finfo(np.float64).eps * size * math.sqrt(P))
     n = int(ev.size)
-    Xr = U * np.sqrt(ev)  # (P, n): reduced centres, Xr Xrᵀ = gram
-    basis = (Cc @ U) / np.sqrt(ev) if n else np.zeros((N, 0))  # (N, n), orthonormal
 
     if max_k is None:
         if method == "smooth":

@@ -8,6 +8,8 @@ anchor points (:mod:`.anchors`), per-object quantities and layer aggregates.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from ...validation import ArgumentTypeError
 from ..controls import zscore_neurons
 from ..manipulations import preserve_correlations, select_objects, select_samples
 from ..theory import ball_capacity, inverse_gardner
-from .anchors import SOLVER_STATUS, anchor_statistics, solve_anchor_points
+from .anchors import ANCHOR_STATISTICS, SOLVER_STATUS, anchor_statistics, solve_anchor_points
 from .centres import CentreRankResult, optimal_centre_rank
 from .options import HEADLINE, GeometryOptions
 
@@ -58,6 +60,14 @@ class ManifoldGeometryResult:
         means, ``objects`` the per-object means over subsets).
     subset_size : int, optional
         Neurons per subset.
+    object_reason : ndarray of str, shape (n_objects,)
+        Why an object's quantities are NaN ("" where they are defined).
+    reasons : dict of str to str
+        Layer aggregate → why it is NaN or not to be trusted.
+    status : str
+        ``"ok"``; ``"undefined"`` (some aggregate is NaN, see ``reasons``) or
+        ``"unreliable"`` (the common centre structure could not be removed, or most
+        anchor-point solves failed).
     """
 
     method: str
@@ -71,6 +81,9 @@ class ManifoldGeometryResult:
     wall_time: float = field(default=0.0)
     layer_per_subset: dict[str, np.ndarray] | None = field(default=None, repr=False)
     subset_size: int | None = None
+    object_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    reasons: dict[str, str] = field(default_factory=dict)
+    status: str = "ok"
 
     @property
     def n_common(self) -> int:
@@ -126,25 +139,36 @@ def _as_manifolds(points) -> list[np.ndarray]:
     return out
 
 
-def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float):
+def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, size: float = 0.0):
     """Orthonormal-frame coordinates of a centred manifold with the common subspace removed.
 
-    A: (N, m) centred points; B = basisᵀA (K, m). Returns (Y (D, m) / ‖c‖, eigenvalues of the
-    centred scatter matrix (all, descending, unnormalised)).
+    A: (N, m) centred points; B = basisᵀA (K, m); ``size`` the largest norm of the samples
+    before centring (directions whose spread is within their rounding, 64 ε · size, are not
+    dimensions). Returns (Y (D, m) / ‖c‖, eigenvalues of the centred scatter matrix (all,
+    descending, unnormalised)).
     """
     N, m = A.shape
-    if N >= m:
+    floor = (64 * np.finfo(np.float64).eps * size) ** 2 * m
+    explicit = float(np.einsum("ij,ij->", B, B)) > 0.5 * float(np.einsum("ij,ij->", A, A))
+    if N >= m and explicit:  # most of the spread lies in the removed subspace: no cancellation
+        Ap = A - basis @ B
+        G = Ap.T @ Ap
+        lam, W = np.linalg.eigh(G)
+        lam, W = lam[::-1], W[:, ::-1]
+        keep = (lam > max(lam[0], 0.0) * 1e-12 * max(N, m)) & (lam > floor)
+        Y = (W[:, keep] * np.sqrt(lam[keep])).T
+    elif N >= m:
         G = A.T @ A - B.T @ B
         lam, W = np.linalg.eigh(G)
         lam, W = lam[::-1], W[:, ::-1]
-        keep = lam > max(lam[0], 0.0) * 1e-12 * max(N, m)
+        keep = (lam > max(lam[0], 0.0) * 1e-12 * max(N, m)) & (lam > floor)
         Y = (W[:, keep] * np.sqrt(lam[keep])).T
     else:
         Ap = A - basis @ B
         G = Ap @ Ap.T
         lam, U = np.linalg.eigh(G)
         lam, U = lam[::-1], U[:, ::-1]
-        keep = lam > max(lam[0], 0.0) * 1e-12 * max(N, m)
+        keep = (lam > max(lam[0], 0.0) * 1e-12 * max(N, m)) & (lam > floor)
         Y = U[:, keep].T @ Ap
     lam = np.clip(lam, 0.0, None)
     return Y / centre_norm, lam
@@ -254,6 +278,13 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
         if opts.zscore:
             x = zscore_neurons(x)
         mans = _as_manifolds(x)
+    # data far outside float64's comfortable range are rescaled by a power of two (exact;
+    # every result but the centre norms is scale-free, and those are scaled back)
+    top = max(float(np.abs(x).max()) for x in mans)
+    unit = 1.0
+    if top > 0 and not 2.0**-100 <= top <= 2.0**100:
+        unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
+        mans = [x / unit for x in mans]
     centres, origin = _origin(mans, method)
     cres = optimal_centre_rank(
         centres,
@@ -281,7 +312,7 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
             )
         centres, origin = _origin(mans, method)
     if opts.n_neurons is None:
-        return _object_geometry(mans, centres, origin, basis, cres, opts, rng_draws, progress)
+        return _object_geometry(mans, centres, origin, basis, cres, opts, rng_draws, progress, unit)
     N = mans[0].shape[0]
     if opts.n_neurons > N:
         raise OptionError(f"geometry option 'n_neurons': {opts.n_neurons} asked for, the session has {N} non-silent neurons")
@@ -294,7 +325,7 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
         sub = [x[idx] for x in projected]
         c_sub, o_sub = _origin(sub, method)
         report = None if progress is None else (lambda d, t, _r=r: progress(_r * t + d, opts.neuron_repeats * t))
-        parts.append(_object_geometry(sub, c_sub, o_sub, empty, cres, opts, rng_draws.spawn(1)[0], report))
+        parts.append(_object_geometry(sub, c_sub, o_sub, empty, cres, opts, rng_draws.spawn(1)[0], report, unit))
     return _combine_subsets(parts, cres, N)
 
 
@@ -305,95 +336,142 @@ def _combine_subsets(parts: list[ManifoldGeometryResult], cres: CentreRankResult
     per_subset = {k: np.array([p.layer[k] for p in parts]) for k in parts[0].layer}
     counts = {k: int(sum(p.solver_counts[k] for p in parts)) for k in parts[0].solver_counts}
     first = parts[0]
+    reasons: dict[str, str] = {}
+    for part in parts:
+        for name, why in part.reasons.items():
+            reasons.setdefault(name, why)
+    object_reason = np.array(
+        [next((p.object_reason[i] for p in parts if p.object_reason[i]), "") for i in range(len(first.object_reason))],
+        dtype=object,
+    )
+    rank = {"ok": 0, "undefined": 1, "unreliable": 2}
+    status = max((p.status for p in parts), key=lambda st: rank.get(st, 3))
     return ManifoldGeometryResult(
         method=first.method,
         n_t=first.n_t,
         kappa=first.kappa,
         objects=objects,
         layer=layer,
-        centres=cres,
+        centres=first.centres,
         solver_counts=counts,
         n_neurons=n_neurons,
         layer_per_subset=per_subset,
         subset_size=first.n_neurons,
+        object_reason=object_reason,
+        reasons=reasons,
+        status=status,
     )
 
 
-def _object_geometry(mans, centres, origin, basis, cres, opts: GeometryOptions, rng_draws, progress) -> ManifoldGeometryResult:
+def _object_geometry(
+    mans, centres, origin, basis, cres, opts: GeometryOptions, rng_draws, progress, unit: float = 1.0
+) -> ManifoldGeometryResult:
     method, n_t, kappa = opts.method, opts.draws, opts.kappa
     P = len(mans)
     N = mans[0].shape[0]
     counts = np.array([x.shape[1] for x in mans])
     rel = centres - origin[:, None]
-    proj = basis.T @ rel  # (K, P)
-    cnorm = np.sqrt(
-        np.maximum(np.einsum("np,np->p", rel, rel) - np.einsum("kp,kp->p", proj, proj), 0.0)
-    )
-    if np.any(cnorm <= 0):
-        bad = np.flatnonzero(cnorm <= 0).tolist()
-        raise UserError(
-            f"object(s) {bad} have a zero centre after global centring and removal of the "
-            "common subspace; their geometry relative to the centre is undefined"
+    resid = rel - basis @ (basis.T @ rel)  # residual centres, from themselves (no cancellation)
+    cnorm = _norms(resid)
+    # a residual centre within rounding of the centres it came from is undefined (identical
+    # manifolds, or a centre that the common subspace takes out entirely)
+    floor = 64 * np.finfo(np.float64).eps * (_norms(centres) + _norms(origin[:, None])[0])
+    undefined = ~(cnorm > floor)
+    why: dict[int, str] = {}
+    for mu in np.flatnonzero(undefined):
+        why[int(mu)] = (
+            "its centre coincides with the global centre after removing the common subspace "
+            "(identical manifolds?): geometry relative to the centre is undefined"
         )
-    frames, spectra = [], []
+    frames: list[np.ndarray | None] = []
+    spectra = []
     for mu, x in enumerate(mans):
         A = x - centres[:, mu : mu + 1]
+        if undefined[mu]:
+            frames.append(None)
+            spectra.append(np.zeros(0))
+            continue
         B = basis.T @ A
-        Y, lam = _frame(A, B, basis, cnorm[mu])
+        Y, lam = _frame(A, B, basis, cnorm[mu], _norms(x).max())
         frames.append(Y)
         spectra.append(lam)
-    draws = [rng_draws.standard_normal((n_t, Y.shape[0] + 1)) for Y in frames]
+    defined = [mu for mu in range(P) if frames[mu] is not None]
+    draws = {mu: rng_draws.standard_normal((n_t, frames[mu].shape[0] + 1)) for mu in defined}
 
-    anchors = []
-    chunk = max(1, min(P, 2**22 // max(1, n_t * max(x.shape[1] for x in mans))))
-    for start in range(0, P, chunk):
-        anchors.extend(
-            solve_anchor_points(frames[start : start + chunk], draws[start : start + chunk], kappa)
-        )
-        if progress is not None:
-            progress(min(P, start + chunk), P)
+    anchors: dict[int, Any] = {}
+    if defined:
+        widest = max(mans[mu].shape[1] for mu in defined)
+        chunk = max(1, min(len(defined), 2**22 // max(1, n_t * widest)))
+        for start in range(0, len(defined), chunk):
+            part = defined[start : start + chunk]
+            solved = solve_anchor_points([frames[mu] for mu in part], [draws[mu] for mu in part], kappa)
+            anchors.update(zip(part, solved))
+            if progress is not None:
+                progress(min(len(defined), start + chunk), len(defined))
+    elif progress is not None:
+        progress(P, P)
 
-    stats = [anchor_statistics(a, kappa, inverse_gardner) for a in anchors]
-    objects = {key: np.array([s[key] for s in stats]) for key in stats[0]}
+    blank = {key: np.nan for key in ANCHOR_STATISTICS}
+    stats = [anchor_statistics(anchors[mu], kappa, inverse_gardner) if mu in anchors else blank for mu in range(P)]
+    objects = {key: np.array([s[key] for s in stats], dtype=float) for key in ANCHOR_STATISTICS}
     cap_key, dim_key = HEADLINE[method]
-    objects["capacity_ball"] = np.asarray(
-        ball_capacity(
-            np.nan_to_num(objects["anchor_radius"]), np.nan_to_num(objects[dim_key]), kappa
-        ),
-        dtype=float,
-    ).reshape(P)
+    with np.errstate(invalid="ignore"):
+        objects["capacity_ball"] = np.asarray(
+            ball_capacity(
+                np.nan_to_num(objects["anchor_radius"]), np.nan_to_num(objects[dim_key]), kappa
+            ),
+            dtype=float,
+        ).reshape(P)
+    objects["capacity_ball"][undefined] = np.nan
     lam_m = [lam / m for lam, m in zip(spectra, counts)]
     s1 = np.array([lam.sum() for lam in lam_m])
     s2 = np.array([(lam**2).sum() for lam in lam_m])
     with np.errstate(divide="ignore", invalid="ignore"):
         objects["participation_ratio"] = s1**2 / s2
-    objects["spectral_radius"] = np.sqrt(s1) / cnorm
-    objects["spectral_radius_original"] = np.sqrt(s2) / cnorm**2
-    objects["centre_norm"] = cnorm
-    objects["frame_dimension"] = np.array([Y.shape[0] for Y in frames], dtype=float)
+        objects["spectral_radius"] = np.sqrt(s1) / cnorm
+        objects["spectral_radius_original"] = np.sqrt(s2) / cnorm**2
+    objects["centre_norm"] = np.where(undefined, np.nan, cnorm) * unit
+    objects["frame_dimension"] = np.array(
+        [np.nan if Y is None else Y.shape[0] for Y in frames], dtype=float
+    )
+    for name in ("participation_ratio", "spectral_radius", "spectral_radius_original"):
+        objects[name][undefined] = np.nan
     objects["n_valid_samples"] = counts.astype(float)
     objects["object_capacity"] = objects[cap_key].copy()
     objects["object_dimension"] = objects[dim_key].copy()
+    for mu in range(P):
+        if mu in why or not np.isnan(objects["object_dimension"][mu]):
+            continue
+        if frames[mu].shape[0] == 0:
+            what = "one valid sample" if counts[mu] == 1 else "samples that coincide within rounding"
+            why[mu] = f"{what} (a point): no extent, so its dimensions are undefined"
+        else:
+            why[mu] = "every anchor point coincides with the centre: no extent, dimension undefined"
 
     def harmonic(x):
         with np.errstate(divide="ignore"):
             return float(1.0 / np.mean(1.0 / x))
 
-    layer = {
-        "capacity": harmonic(objects["object_capacity"]),
-        "capacity_arithmetic_mean": float(np.mean(objects["object_capacity"])),
-        "capacity_direct_harmonic": harmonic(objects["capacity_direct"]),
-        "capacity_semianalytic_harmonic": harmonic(objects["capacity_semianalytic"]),
-        "capacity_ball_harmonic": harmonic(objects["capacity_ball"]),
-        "radius": float(np.mean(objects["anchor_radius"])),
-        "dimension": float(np.mean(objects["object_dimension"])),
-        "centre_correlation": cres.mean_abs_corrcoef_before,
-        "residual_centre_correlation": float(
-            cres.mean_abs_corrcoef[list(cres.k).index(cres.n_common)]
-        ),
-    }
-    status = np.concatenate([a.status for a in anchors])
+    with np.errstate(invalid="ignore"):
+        layer = {
+            "capacity": harmonic(objects["object_capacity"]),
+            "capacity_arithmetic_mean": float(np.mean(objects["object_capacity"])),
+            "capacity_direct_harmonic": harmonic(objects["capacity_direct"]),
+            "capacity_semianalytic_harmonic": harmonic(objects["capacity_semianalytic"]),
+            "capacity_ball_harmonic": harmonic(objects["capacity_ball"]),
+            "radius": float(np.mean(objects["anchor_radius"])),
+            "dimension": float(np.mean(objects["object_dimension"])),
+            "centre_correlation": cres.mean_abs_corrcoef_before,
+            "residual_centre_correlation": float(
+                cres.mean_abs_corrcoef[list(cres.k).index(cres.n_common)]
+            ),
+        }
+    status = np.concatenate([a.status for a in anchors.values()]) if anchors else np.zeros(0, int)
     solver_counts = {name: int(np.sum(status == i)) for i, name in enumerate(SOLVER_STATUS)}
+    object_reason = np.array([why.get(mu, "") for mu in range(P)], dtype=object)
+    reasons, result_status = _layer_reasons(objects, layer, object_reason, solver_counts, cres)
+    if unit != 1.0:
+        cres = dataclasses.replace(cres, residual_norms=cres.residual_norms * unit)
     return ManifoldGeometryResult(
         method=method,
         n_t=n_t,
@@ -403,4 +481,69 @@ def _object_geometry(mans, centres, origin, basis, cres, opts: GeometryOptions, 
         centres=cres,
         solver_counts=solver_counts,
         n_neurons=N,
+        object_reason=object_reason,
+        reasons=reasons,
+        status=result_status,
     )
+
+
+def _norms(a: np.ndarray) -> np.ndarray:
+    """Column 2-norms without overflow or underflow."""
+    top = np.abs(a).max(axis=0) if a.size else np.zeros(a.shape[1])
+    safe = np.where(top > 0, top, 1.0)
+    return top * np.sqrt(np.sum((a / safe) ** 2, axis=0))
+
+
+LAYER_MEANS = {
+    "capacity": "object_capacity",
+    "capacity_arithmetic_mean": "object_capacity",
+    "capacity_direct_harmonic": "capacity_direct",
+    "capacity_semianalytic_harmonic": "capacity_semianalytic",
+    "capacity_ball_harmonic": "capacity_ball",
+    "radius": "anchor_radius",
+    "dimension": "object_dimension",
+}
+"""Layer aggregate → the per-object variable it averages."""
+
+UNRELIABLE_CORRELATION = 0.99
+"""Residual centre correlation above which the removal of the common centre structure is
+deemed to have failed (every result relative to the centres is then flagged)."""
+
+
+def _layer_reasons(objects, layer, object_reason, solver_counts, cres) -> tuple[dict[str, str], str]:
+    """Why each NaN (or untrustworthy) layer aggregate is so, and the session's status."""
+    reasons: dict[str, str] = {}
+    for name, source in LAYER_MEANS.items():
+        if not np.isnan(layer[name]):
+            continue
+        bad = np.flatnonzero(np.isnan(objects[source]))
+        told = sorted({object_reason[i] for i in bad if object_reason[i]})
+        what = f"{source} is NaN for object(s) {bad.tolist()[:10]}"
+        reasons[name] = what + (": " + "; ".join(told) if told else "")
+    if np.isnan(layer["centre_correlation"]):
+        reasons["centre_correlation"] = "centre correlations undefined: the object centres coincide"
+    if np.isnan(layer["residual_centre_correlation"]):
+        reasons["residual_centre_correlation"] = (
+            "residual centre correlations undefined: a residual centre vanishes"
+        )
+    status = "ok"
+    if reasons:
+        status = "undefined"
+    if layer["residual_centre_correlation"] > UNRELIABLE_CORRELATION:
+        status = "unreliable"
+        why = (
+            f"the centres stay almost perfectly correlated after removing K = {cres.n_common} "
+            f"common direction(s) (mean |rho| = {layer['residual_centre_correlation']:.3f}): "
+            "the removal failed or the centres share one dominant direction; results relative "
+            "to the centres are not reliable"
+        )
+        for name in ("capacity", "radius", "dimension", "residual_centre_correlation"):
+            reasons.setdefault(name, why)
+    failed = solver_counts.get("failed", 0)
+    total = sum(solver_counts.values())
+    if total and failed * 2 > total:
+        status = "unreliable"
+        for name in LAYER_MEANS:
+            reasons.setdefault(name, f"{failed} of {total} anchor-point solves failed (left out)")
+    return reasons, status
+

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..variables import variable
+from ..variables import reasons_json, variable
 from .anchors import ANCHOR_STATISTICS, SOLVER_STATUS
 from .mft import ManifoldGeometryResult
 from .options import HEADLINE
@@ -83,6 +83,8 @@ def to_dataset(
         n_neurons=var("n_neurons", (), res.n_neurons),
         wall_time=var("wall_time", (), res.wall_time),
         seed_entropy=var("seed_entropy", (), json.dumps(list(seed_entropy))),
+        object_reason=var("object_reason", "object", np.asarray(res.object_reason, dtype=object)),
+        result_status=var("result_status", (), res.status),
     )
     sub = np.asarray(cres.subspace, dtype=np.float64)
     data["common_subspace"] = var("common_subspace", ("neuron_used", "common"), sub)
@@ -94,6 +96,7 @@ def to_dataset(
             sem = float(np.std(values, ddof=1) / np.sqrt(n_sub)) if n_sub > 1 else float("nan")
             data[f"{name}_sem"] = var(f"{name}_sem", (), sem, measure=name)
         data["neurons_per_subset"] = var("neurons_per_subset", (), res.subset_size)
+    data["reasons"] = var("reasons", (), reasons_json(data, res.reasons))
     coords = {
         "object": ("object", np.asarray(object_ids)),
         "object_label": ("object", np.asarray(object_labels, dtype=object)),

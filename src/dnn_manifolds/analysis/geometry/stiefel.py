@@ -22,6 +22,17 @@ from typing import Callable
 
 import numpy as np
 
+CANCELLATION = 1e-4
+"""A start whose residual norm² falls below this fraction of some centre's norm² is evaluated
+from the residuals themselves (:meth:`CentreCorrelationCost.direct`). The expanded form's error
+grows like ``ε P² / ratio²``: about 1e-8 of the cost at this ratio, far less above it."""
+
+_EXTRA_BACKTRACKS = 40
+"""Backtracking steps allowed beyond Wen-Yin's five when the fifth try is not sane."""
+_MAX_RISE = 1e-3
+"""A fifth backtracking try is accepted (as Wen-Yin) unless it raises the cost by more than
+this fraction of the reference value."""
+
 STATUS_CONVERGED = 0
 """The stopping rule on step size, cost change or gradient norm was met."""
 STATUS_MAX_ITER = 1
@@ -70,18 +81,39 @@ class CentreCorrelationCost:
         self.C2 = C * C
 
     def residual_sq_norms(self, V: np.ndarray) -> np.ndarray:
-        """Squared residual centre norms, shape ``(..., n_objects)``."""
-        c = self.X @ V
-        return self.diag - np.einsum("...pk,...pk->...p", c, c)
+        """Squared residual centre norms ``‖x_μ − V Vᵀ x_μ‖²``, shape ``(..., n_objects)``
+        (from the residuals themselves: no cancellation when V captures most of a centre)."""
+        R = self.X - (self.X @ V) @ np.swapaxes(V, -1, -2)
+        return np.einsum("...pn,...pn->...p", R, R)
 
     def value(self, V: np.ndarray) -> np.ndarray:
         """Cost F for each start; ``V`` has shape (n_starts, n_dims, k)."""
         return self.value_and_grad(V, grad=False)[0]
 
     def value_and_grad(self, V: np.ndarray, grad: bool = True):
+        """Cost and Euclidean gradient for each start (``V`` of shape (n_starts, n_dims, k)).
+
+        The expanded form above is fast but cancels catastrophically when V captures most of
+        some centre (a residual norm² below :data:`CANCELLATION` of the centre's norm², as when
+        one outlier dominates every centre); those starts are evaluated by :meth:`direct`
+        instead, which builds the residuals themselves.
+        """
         X, XT = self.X, self.XT
         c = X @ V  # (r, P, k)
         c0 = self.diag - (c * c).sum(axis=2)
+        exact = np.any(c0 < CANCELLATION * self.diag, axis=1)
+        if exact.any():
+            F = np.empty(V.shape[0])
+            G = np.empty_like(V) if grad else None
+            F[exact], g_exact = self.direct(V[exact], grad=grad)
+            if grad:
+                G[exact] = g_exact
+            rest = ~exact
+            if rest.any():
+                F[rest], g_rest = self.value_and_grad(V[rest], grad=grad)
+                if grad:
+                    G[rest] = g_rest
+            return F, G
         # guard against a vanishing residual (the cost is infinite there)
         w = 1.0 / np.maximum(c0, 1e-300)
         Wc = w[..., None] * c
@@ -98,6 +130,33 @@ class CentreCorrelationCost:
         h = C2w - ((XZ + D) * c).sum(axis=2)  # C2w − 2 c·XZ + c·cG
         g = (2.0 * w * w * h)[..., None] * c - 2.0 * w[..., None] * D
         return F, XT @ g
+
+    def direct(self, V: np.ndarray, grad: bool = True):
+        r"""Cost and gradient from the residuals ``R = X − X V Vᵀ`` (``O(P² n)`` per start).
+
+        With ``A = R Rᵀ``, ``a = diag(A)``, ``ρ = A / √(a aᵀ)``: ``F = ½ Σ ρ²`` and
+        ``∇_V F = −(Xᵀ M V + Mᵀ X V)``, ``M = 2 (B − diag(h)) R``, ``B = A / (a aᵀ)``,
+        ``h_μ = Σ_ν ρ_μν² / a_μ``. A residual that vanishes exactly makes F infinite.
+        """
+        X = self.X
+        XV = X @ V  # (r, P, k)
+        R = X - XV @ np.swapaxes(V, 1, 2)  # (r, P, n)
+        A = R @ np.swapaxes(R, 1, 2)  # (r, P, P)
+        a = np.einsum("rpp->rp", A).copy()
+        a = np.maximum(a, np.finfo(np.float64).tiny)
+        inv = 1.0 / a
+        B = A * inv[:, :, None] * inv[:, None, :]
+        rho2 = A * B
+        F = 0.5 * rho2.sum(axis=(1, 2))
+        if not grad:
+            return F, None
+        h = rho2.sum(axis=2) * inv
+        Gm = B.copy()
+        idx = np.arange(Gm.shape[1])
+        Gm[:, idx, idx] -= h
+        M = 2.0 * (Gm @ R)  # (r, P, n)
+        grad_v = -(self.XT @ (M @ V) + np.swapaxes(M, 1, 2) @ XV)
+        return F, grad_v
 
     def naive_value(self, V: np.ndarray) -> float:
         """Reference value ½ Σ_{μν} A²/(c⁰c⁰) from the P × P residual Gram (for tests)."""
@@ -238,11 +297,16 @@ def minimize_stiefel(
         ok = Fn <= Cval - tau * deriv
         if not ok.all():
             pending = np.flatnonzero(~ok)
-            for nls in range(2, 6):
+            for nls in range(2, 6 + _EXTRA_BACKTRACKS):
                 tau[pending] *= eta
                 Xt = _cayley_step(X[pending], G[pending], tau[pending], low_rank)
                 Ft, Gt = fun(Xt)
-                acc = (Ft <= Cval[pending] - tau[pending] * deriv[pending]) | (nls >= 5)
+                armijo = Ft <= Cval[pending] - tau[pending] * deriv[pending]
+                # Wen-Yin accept the 5th try regardless; a 5th try that still raises the cost
+                # far above the reference value (a landscape far sharper than the step, as
+                # when one direction dominates the centres) keeps backtracking instead
+                sane = np.isfinite(Ft) & (Ft <= Cval[pending] + _MAX_RISE * np.abs(Cval[pending]))
+                acc = armijo | ((nls >= 5) & sane) | (nls >= 5 + _EXTRA_BACKTRACKS)
                 done = pending[acc]
                 Xn[done], Fn[done], Gn[done] = Xt[acc], Ft[acc], Gt[acc]
                 pending = pending[~acc]
