@@ -146,8 +146,11 @@ def test_own_model_on_own_images_gives_tables_plots_and_report_with_one_command(
     assert set(table["analysis"]) == {"capacity", "geometry"}
     cap = table[(table["measure"] == "capacity") & (table["analysis"] == "capacity")]
     assert len(cap) == 15 and np.isfinite(cap["value"].astype(float)).all()
-    for plot in ("capacity_vs_layer", "geometry_vs_layer", "theory_vs_simulation", "separability_curves"):
+    from dnn_manifolds.report.catalogue import FIGURES
+
+    for plot in FIGURES:
         assert (workdir / f"results/plots/{plot}.png").stat().st_size > 0
+    assert list((workdir / "results/plots/separability").glob("*/*.png"))
     assert (workdir / "results/plots/contact_sheets/affine_1d_rotation.png").exists()
     assert (workdir / "results/report.html").stat().st_size > 0
     with xr.open_dataset(workdir / "results/datasets/mine/cloud.nc", engine="h5netcdf") as ds:
