@@ -61,6 +61,25 @@ def test_shards_then_collect_equal_a_single_pass(tmp_path, stim, kind, transform
     assert list(split["session"].values) == [f"{lay}/{t}" for lay in LAYERS for t in transforms]
 
 
+def test_collect_streamed_session_by_session_writes_the_same_dataset(tmp_path, stim, monkeypatch):
+    """Datasets larger than memory are written one session at a time, read straight from the
+    shards: the file holds exactly what the in-memory path writes."""
+    from dnn_manifolds.generation import collect
+
+    shards = [_gen(tmp_path / "a.nc", stim, manifold_kind="2d", transform="shear", objects="0:3"),
+              _gen(tmp_path / "b.nc", stim, manifold_kind="2d", transform="shear", objects=[3])]
+    memory = load_dataset(collect_shards(shards, tmp_path / "memory.nc"))
+    monkeypatch.setattr(collect, "STREAM_BYTES", 0)
+    streamed = load_dataset(collect_shards(shards, tmp_path / "streamed.nc"))
+    xr.testing.assert_identical(
+        streamed.drop_attrs(deep=False).load(), memory.drop_attrs(deep=False).load()
+    )
+    assert streamed["tuning"].encoding["chunksizes"] == memory["tuning"].encoding["chunksizes"]
+    assert {k: v for k, v in streamed.attrs.items() if k != "created"} == {
+        k: v for k, v in memory.attrs.items() if k != "created"
+    }
+
+
 def test_collected_dataset_has_the_documented_coordinates(tmp_path, stim):
     shard = _gen(tmp_path / "x.nc", stim, transform="x-scale", objects_seed=0)
     ds = load_dataset(collect_shards([shard], tmp_path / "d.nc"))

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,9 @@ TUNING = "tuning"
 
 DIMS = ("session", "neuron", "sample", "object")
 """Dimensions of the main variable, in order."""
+
+TUNING_ATTRS = {"long_name": "response of each neuron to each sample of each object", "units": "1"}
+"""Attributes of the main variable."""
 
 SESSION_COORDS = ("network", "layer", "transform")
 """Optional per-session string coordinates used for DNN data."""
@@ -169,6 +172,39 @@ def make_dataset(
             f"object); got {arr.ndim} dimensions, shape {tuple(arr.shape)}",
         )
     n_sessions, n_neurons, n_samples, n_objects = arr.shape
+    coords = _coords(
+        arr.shape,
+        sessions=sessions,
+        object_ids=object_ids,
+        object_labels=object_labels,
+        session_coords=session_coords,
+        sample_coords=sample_coords,
+        source=source,
+    )
+
+    ds = xr.Dataset(
+        {TUNING: (DIMS, arr, dict(TUNING_ATTRS))},
+        coords=coords,
+        attrs=dict(attrs) if attrs is not None else provenance_attrs(),
+    )
+    if why:
+        ds.attrs["tuning_precision"] = f"float64: {why}"
+    validate_dataset(ds, source=source, variable=variable)
+    return ds
+
+
+def _coords(
+    shape: tuple[int, int, int, int],
+    *,
+    sessions,
+    object_ids,
+    object_labels,
+    session_coords,
+    sample_coords,
+    source: str,
+) -> dict[str, Any]:
+    """The coordinates of a dataset of ``shape`` (session, neuron, sample, object), checked."""
+    n_sessions, n_neurons, n_samples, n_objects = shape
     if sessions is None:
         sessions = [f"session #{s + 1}" for s in range(n_sessions)]
     sessions = [str(s) for s in sessions]
@@ -214,25 +250,7 @@ def make_dataset(
         coords[name] = ("session", np.array(values, dtype=object))
     for name, (dims, values) in (sample_coords or {}).items():
         coords[name] = (tuple(dims), np.asarray(values))
-
-    ds = xr.Dataset(
-        {
-            TUNING: (
-                DIMS,
-                arr,
-                {
-                    "long_name": "response of each neuron to each sample of each object",
-                    "units": "1",
-                },
-            )
-        },
-        coords=coords,
-        attrs=dict(attrs) if attrs is not None else provenance_attrs(),
-    )
-    if why:
-        ds.attrs["tuning_precision"] = f"float64: {why}"
-    validate_dataset(ds, source=source, variable=variable)
-    return ds
+    return coords
 
 
 FLOAT32_TOLERANCE = 1e-5
@@ -555,6 +573,79 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         }
     }
     return write_netcdf(ds, path, encoding=encoding)
+
+
+def write_dataset_by_session(
+    path: str | os.PathLike,
+    session_block: Callable[[int], np.ndarray],
+    *,
+    shape: tuple[int, int, int, int],
+    sessions: Sequence[str],
+    object_ids: Sequence[int] | None = None,
+    object_labels: Sequence[str] | None = None,
+    session_coords: Mapping[str, Sequence[str]] | None = None,
+    sample_coords: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+    source: str = "<sessions>",
+) -> Path:
+    """Write a float32 manifold dataset session by session, never holding it whole in memory.
+
+    For datasets larger than memory (the paper's 2-d manifolds at M = 3201 are about 3.4 GB
+    per session and over 100 GB per network): ``session_block(s)`` returns session ``s`` as
+    an ``(n_neurons, n_samples, n_objects)`` array; each is validated like
+    :func:`validate_dataset` does and written to its own chunk. The file is the one
+    :func:`save_dataset` would write for the same data (same coordinates, attributes,
+    chunking and compression), atomically; the disk must hold the uncompressed size.
+    """
+    import errno
+
+    import h5netcdf
+
+    from .files import _prepared, atomic_path, free_space, netcdf_safe_attrs
+
+    coords = _coords(
+        shape,
+        sessions=sessions,
+        object_ids=object_ids,
+        object_labels=object_labels,
+        session_coords=session_coords,
+        sample_coords=sample_coords,
+        source=source,
+    )
+    skeleton = xr.Dataset(coords=coords, attrs=dict(attrs) if attrs is not None else provenance_attrs())
+    target = Path(path)
+    need = 4 * int(np.prod(shape))
+    free = free_space(target.parent) if target.parent.exists() else None
+    if free is not None and need + 2**26 > free:
+        raise OSError(
+            errno.ENOSPC,
+            f"cannot write {str(target)!r}: it may need {need} bytes (uncompressed) but only {free} are free",
+        )
+    n_sessions, n_neurons, n_samples, n_objects = shape
+    titles = [str(t) for t in skeleton["session"].values]
+    with atomic_path(target) as tmp:
+        ds, enc = _prepared(skeleton, None, True)
+        ds.to_netcdf(tmp, engine=NETCDF_ENGINE, encoding=enc)
+        with h5netcdf.File(tmp, "a") as fh:
+            var = fh.create_variable(
+                TUNING,
+                DIMS,
+                dtype="f4",
+                chunks=(1, n_neurons, n_samples, n_objects),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+                fillvalue=np.float32(np.nan),
+            )
+            for key, value in netcdf_safe_attrs(TUNING_ATTRS).items():
+                var.attrs[key] = value
+            for s in range(n_sessions):
+                block = np.asarray(session_block(s), dtype=np.float32)
+                if block.shape != (n_neurons, n_samples, n_objects):
+                    raise ValueError(f"session {s}: block of shape {block.shape}, expected {shape[1:]}")
+                _validate_session(block, source=source, variable=TUNING, title=titles[s], object_ids=skeleton["object"].values)
+                var[s] = block
+    return target
 
 
 def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> xr.Dataset:

@@ -17,14 +17,18 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..data.dataset import make_dataset, save_dataset
+from ..data.dataset import make_dataset, save_dataset, write_dataset_by_session
 from ..data.files import NETCDF_ENGINE
 from ..data.provenance import provenance_attrs
 from ..errors import UserError
 from .manifolds import SHARD_FORMAT, TRANSFORMS
 from .transforms import AFFINE_PARAMETERS
 
-__all__ = ["collect_shards"]
+__all__ = ["STREAM_BYTES", "collect_shards"]
+
+STREAM_BYTES = 2**30
+"""Datasets above this size (float32 bytes) are written session by session, streamed from the
+shards, instead of being assembled in memory."""
 
 
 def _open_shard(path: Path) -> xr.Dataset:
@@ -136,31 +140,64 @@ def collect_shards(
                 s_layer.append(lay)
                 s_transform.append(t)
     n_sessions = len(sessions)
-    tuning = np.full((n_sessions, n_neurons, n_samples, n_objects), np.nan, dtype=np.float32)
+    shape = (n_sessions, n_neurons, n_samples, n_objects)
+    stream = 4 * int(np.prod(shape)) > STREAM_BYTES
+    tuning = None if stream else np.full(shape, np.nan, dtype=np.float32)
     image_index = np.full((n_sessions, n_samples, n_objects), -1, dtype=np.int64)
     affine = np.full((n_sessions, n_samples, n_objects, 6), np.nan) if kind != "point-cloud" else None
     values = np.full((n_sessions, n_samples), np.nan) if kind == "1d" else None
-    # fill shard by shard: one shard's activations in memory at a time
     t_index = {t: k for k, t in enumerate(transforms)}
+    bounds = {lay: (int(c[0]), int(c[-1]) + 1) for lay, c in columns.items()}
+    for lay, (a, b) in bounds.items():
+        if b - a != n_units[lay]:  # pragma: no cover - shards store each layer's units together
+            raise UserError(f"{first_path}: the units of layer {lay!r} are not contiguous")
+    # sample coordinates from the metadata; activations one shard at a time (in memory) or one
+    # session at a time (streamed to disk, for datasets larger than STREAM_BYTES)
     for path, meta in shards:
         t = meta.attrs["transform"]
-        with _open_shard(path) as ds:
-            try:
-                acts = ds["activation"].values  # (network, object, sample, unit)
-            except (OSError, RuntimeError, ValueError) as err:
-                raise UserError(f"{path}: shard cannot be read: truncated or damaged ({err})") from err
-        m = acts.shape[2]
+        m = int(meta.sizes["sample"])
         for o_i, pos in enumerate(meta["object"].values):
             for w_i in range(len(networks)):
-                for l_i, lay in enumerate(layers):
+                for l_i in range(len(layers)):
                     s = (w_i * len(layers) + l_i) * len(transforms) + t_index[t]
-                    tuning[s, :n_units[lay], :m, pos] = acts[w_i, o_i][:, columns[lay]].T
                     image_index[s, :m, pos] = meta["image_index"].values[o_i]
                     if affine is not None:
                         affine[s, :m, pos] = meta["affine"].values[o_i]
                     if values is not None:
                         values[s, :m] = meta["transform_value"].values
-        del acts
+    if not stream:
+        for path, meta in shards:
+            t = meta.attrs["transform"]
+            with _open_shard(path) as ds:
+                try:
+                    acts = ds["activation"].values  # (network, object, sample, unit)
+                except (OSError, RuntimeError, ValueError) as err:
+                    raise UserError(f"{path}: shard cannot be read: truncated or damaged ({err})") from err
+            m = acts.shape[2]
+            for o_i, pos in enumerate(meta["object"].values):
+                for w_i in range(len(networks)):
+                    for l_i, lay in enumerate(layers):
+                        s = (w_i * len(layers) + l_i) * len(transforms) + t_index[t]
+                        tuning[s, :n_units[lay], :m, pos] = acts[w_i, o_i][:, columns[lay]].T
+            del acts
+
+    def session_block(s: int) -> np.ndarray:
+        w_i, rest = divmod(s, len(layers) * len(transforms))
+        l_i, t_i = divmod(rest, len(transforms))
+        lay, t = layers[l_i], transforms[t_i]
+        a, b = bounds[lay]
+        block = np.full(shape[1:], np.nan, dtype=np.float32)
+        for path, meta in by_transform[t]:
+            with _open_shard(path) as ds:
+                try:
+                    part = ds["activation"][w_i, :, :, a:b].values  # (object, sample, unit)
+                except (OSError, RuntimeError, ValueError) as err:
+                    raise UserError(f"{path}: shard cannot be read: truncated or damaged ({err})") from err
+            m = part.shape[1]
+            for o_i, pos in enumerate(meta["object"].values):
+                block[: b - a, :m, pos] = part[o_i].T
+        return block
+
     sample_coords: dict[str, tuple] = {"image_index": (("session", "sample", "object"), image_index)}
     if kind == "2d":
         sample_coords["affine"] = (("session", "sample", "object", "param"), affine)
@@ -191,14 +228,15 @@ def collect_shards(
         torch_version=first.attrs.get("torch_version", ""),
         shards=[p.name for p in paths],
     )
-    ds_out = make_dataset(
-        tuning,
-        sessions=sessions,
-        object_ids=object_id,
-        object_labels=[str(x) for x in object_label],
-        session_coords={"network": s_net, "layer": s_layer, "transform": s_transform},
-        sample_coords=sample_coords,
-        attrs=attrs,
-        source=str(out_path),
-    )
-    return save_dataset(ds_out, out_path)
+    common = {
+        "sessions": sessions,
+        "object_ids": object_id,
+        "object_labels": [str(x) for x in object_label],
+        "session_coords": {"network": s_net, "layer": s_layer, "transform": s_transform},
+        "sample_coords": sample_coords,
+        "attrs": attrs,
+        "source": str(out_path),
+    }
+    if stream:
+        return write_dataset_by_session(out_path, session_block, shape=shape, **common)
+    return save_dataset(make_dataset(tuning, **common), out_path)
