@@ -18,6 +18,7 @@ from dnn_manifolds.errors import OptionError
 from dnn_manifolds.analysis.capacity import problem as cap_problem
 from dnn_manifolds.analysis.capacity import lp as _lp
 from dnn_manifolds.data import dataset as dsm
+from dnn_manifolds.data import storage
 from dnn_manifolds.cli import main as cli_main
 
 
@@ -558,12 +559,12 @@ def test_same_seed_same_result_and_jobs_do_not_matter(rng):
 def test_cli_writes_the_capacity_of_every_session(tmp_path, rng):
     ds = _dataset(rng)
     src = tmp_path / "in.nc"
-    dsm.save_dataset(ds, src)
+    storage.save_dataset(ds, src)
     out = tmp_path / "out.nc"
     assert cli_main(["capacity", str(src), str(out), "--seed", "5", "--quiet"]) == 0
     with xr.open_dataset(out, engine="h5netcdf") as res:
         assert res.sizes["session"] == 2
-        direct = cap.capacity(dsm.load_dataset(src), seed=5)
+        direct = cap.capacity(storage.load_dataset(src), seed=5)
         np.testing.assert_array_equal(res.capacity.values, direct.capacity.values)
         np.testing.assert_array_equal(
             res.separable_fraction.values, direct.separable_fraction.values
@@ -581,7 +582,7 @@ def test_cli_writes_the_capacity_of_every_session(tmp_path, rng):
 
 def test_cli_unknown_session_fails_cleanly(tmp_path, rng, capsys):
     src = tmp_path / "in.nc"
-    dsm.save_dataset(_dataset(rng), src)
+    storage.save_dataset(_dataset(rng), src)
     out = tmp_path / "out.nc"
     assert cli_main(["capacity", str(src), str(out), "--session", "conv9", "--quiet"]) == 2
     assert "unknown session" in capsys.readouterr().err

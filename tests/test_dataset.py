@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from dnn_manifolds.data import dataset as dsm
+from dnn_manifolds.data import storage
 from dnn_manifolds.data.provenance import config_digest, provenance_attrs
 from dnn_manifolds.data.dataset import ManifoldDataError
 
@@ -56,8 +57,8 @@ def test_round_trip_keeps_values_nans_coords_and_attrs(rng, tmp_path):
         attrs=provenance_attrs(seeds={"templates": 3, "units": 4}, config={"a": 1}),
     )
     path = tmp_path / "d.nc"
-    dsm.save_dataset(ds, path)
-    with dsm.load_dataset(path) as back:
+    storage.save_dataset(ds, path)
+    with storage.load_dataset(path) as back:
         xr.testing.assert_identical(back.load(), ds)
         assert json.loads(back.attrs["seeds"]) == {"templates": 3, "units": 4}
         assert back.attrs["config_digest"] == config_digest({"a": 1})
@@ -68,7 +69,7 @@ def test_saved_tuning_is_compressed_and_chunked_one_session_per_chunk(rng, tmp_p
     import h5py
 
     path = tmp_path / "d.nc"
-    dsm.save_dataset(dsm.make_dataset(_tuning(rng, (3, 8, 5, 4))), path)
+    storage.save_dataset(dsm.make_dataset(_tuning(rng, (3, 8, 5, 4))), path)
     with h5py.File(path) as fh:
         var = fh[dsm.TUNING]
         assert var.chunks == (1, 8, 5, 4)
@@ -81,8 +82,8 @@ def test_reading_one_session_reads_only_its_chunk(rng, tmp_path, monkeypatch):
 
     path = tmp_path / "d.nc"
     arr = _tuning(rng, (4, 6, 5, 3))
-    dsm.save_dataset(dsm.make_dataset(arr), path)
-    ds = dsm.load_dataset(path, validate=False)
+    storage.save_dataset(dsm.make_dataset(arr), path)
+    ds = storage.load_dataset(path, validate=False)
     reads = []
     original = h5py.Dataset.__getitem__
 
@@ -111,7 +112,7 @@ def test_write_is_atomic_failed_write_leaves_no_file(rng, tmp_path, monkeypatch)
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
     with pytest.raises(OSError, match="No space"):
-        dsm.save_dataset(ds, path)
+        storage.save_dataset(ds, path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -200,8 +201,8 @@ def test_validate_rejects_wrong_dims(rng):
 def test_provenance_attrs_are_netcdf_safe(tmp_path, rng):
     attrs = provenance_attrs(seeds={"a": 1}, config={"x": [1, 2]}, extra_list=["a", "b"], flag=True)
     ds = dsm.make_dataset(_tuning(rng), attrs=attrs)
-    dsm.save_dataset(ds, tmp_path / "p.nc")
-    with dsm.load_dataset(tmp_path / "p.nc") as back:
+    storage.save_dataset(ds, tmp_path / "p.nc")
+    with storage.load_dataset(tmp_path / "p.nc") as back:
         assert json.loads(back.attrs["extra_list"]) == ["a", "b"]
         assert back.attrs["dnn_manifolds_version"]
         assert json.loads(back.attrs["config"]) == {"x": [1, 2]}
@@ -209,9 +210,9 @@ def test_provenance_attrs_are_netcdf_safe(tmp_path, rng):
 
 def test_truncated_netcdf_is_a_clear_error(rng, tmp_path):
     path = tmp_path / "d.nc"
-    dsm.save_dataset(dsm.make_dataset(_tuning(rng, (3, 40, 9, 6))), path)
+    storage.save_dataset(dsm.make_dataset(_tuning(rng, (3, 40, 9, 6))), path)
     data = path.read_bytes()
     bad = tmp_path / "bad.nc"
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ManifoldDataError, match=r"bad\.nc: variable 'tuning': cannot be read"):
-        dsm.load_dataset(bad)
+        storage.load_dataset(bad)

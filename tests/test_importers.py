@@ -9,6 +9,7 @@ import scipy.io
 import xarray as xr
 
 from dnn_manifolds.data import dataset as dsm
+from dnn_manifolds.data import storage
 from dnn_manifolds.cli import main
 from dnn_manifolds.data.dataset import ManifoldDataError
 from dnn_manifolds.data.importers import import_data
@@ -94,7 +95,7 @@ def test_npy_npz_and_netcdf_inputs(tmp_path, tuning):
     assert list(ref.session.values) == TITLES
     np.testing.assert_array_equal(import_data(tmp_path / "t.npy")[dsm.TUNING].values, ref[dsm.TUNING].values)
     np.testing.assert_array_equal(import_data(tmp_path / "foreign.nc")[dsm.TUNING].values, ref[dsm.TUNING].values)
-    dsm.save_dataset(ref, tmp_path / "own.nc")
+    storage.save_dataset(ref, tmp_path / "own.nc")
     xr.testing.assert_identical(import_data(tmp_path / "own.nc"), ref)
 
 

@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 
 from dnn_manifolds import cli
-from dnn_manifolds.data.dataset import load_dataset
+from dnn_manifolds.data.storage import load_dataset
 from dnn_manifolds.generation.collect import collect_shards
 from dnn_manifolds.generation.manifolds import generate_shard, parse_objects, plan_shards
 from dnn_manifolds.generation.embedded import make_embedded_stimuli

@@ -17,10 +17,7 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
-import xarray as xr
-import yaml
 
-from conftest import REPO
 from dnn_manifolds.analysis import capacity as cap
 from dnn_manifolds.analysis.capacity import problem as cap_problem
 from dnn_manifolds.analysis.capacity import lp as _lp

@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from conftest import REPO, run_snakemake
-from dnn_manifolds.data.dataset import load_dataset
+from dnn_manifolds.data.storage import load_dataset
 from dnn_manifolds.workflow.config import ConfigError, check_config, derive_seed
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")

@@ -1,7 +1,8 @@
 """Stage 3 of the pipeline, and the common ground of all others: the manifold dataset.
 
 * :mod:`.dataset` — the data model (``tuning`` over ``session × neuron × sample × object``),
-  validation, session access with silent neurons dropped, netCDF load/save.
+  validation, session access with silent neurons dropped.
+* :mod:`.storage` — netCDF load/save, and a session-by-session writer for data larger than memory.
 * :mod:`.importers` — a user's own files (MATLAB v5/v7.3, ``.npy``, ``.npz``, netCDF).
 * :mod:`.assemblies` — presentation × neuroid assemblies (Brain-Score / brainio), lists of
   per-object ``(N, M_i)`` arrays, and :func:`as_dataset` (what the analyses accept).
@@ -18,15 +19,14 @@ from .dataset import (
     SESSION_COORDS,
     TUNING,
     ManifoldDataError,
-    load_dataset,
     make_dataset,
     resolve_session,
-    save_dataset,
     session_data,
     silent_neuron_mask,
     summarize,
     validate_dataset,
 )
+from .storage import load_dataset, save_dataset, write_dataset_by_session
 from .features import from_features, import_features
 from .files import atomic_path, read_groups, read_result, write_netcdf, write_netcdf_groups, write_text
 from .importers import import_data
@@ -57,6 +57,7 @@ __all__ = [
     "silent_neuron_mask",
     "summarize",
     "validate_dataset",
+    "write_dataset_by_session",
     "write_netcdf",
     "write_netcdf_groups",
     "write_text",

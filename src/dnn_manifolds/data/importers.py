@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from ..validation import available_memory
-from .dataset import TUNING, ManifoldDataError, load_dataset, make_dataset
+from .dataset import TUNING, ManifoldDataError, make_dataset
+from .storage import load_dataset
 from .files import NETCDF_ENGINE
 from .provenance import provenance_attrs
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..data.dataset import make_dataset, save_dataset, write_dataset_by_session
+from ..data.dataset import make_dataset
+from ..data.storage import save_dataset, write_dataset_by_session
 from ..data.files import NETCDF_ENGINE
 from ..data.provenance import provenance_attrs
 from ..errors import UserError
@@ -52,7 +53,7 @@ def collect_shards(
         they must cover every object position of every transform they contain exactly once,
         and agree on every setting but the transform and objects.
     out_path : path-like
-        Output manifold dataset (:func:`dnn_manifolds.data.dataset.save_dataset`).
+        Output manifold dataset (:func:`dnn_manifolds.data.storage.save_dataset`).
 
     Returns
     -------
