@@ -22,7 +22,7 @@ ALLOWED = {
     "generation": {"data"},
     "report": {"data", "generation"},
     "workflow": {"data", "analysis", "generation"},
-    "cli": {"data", "analysis", "generation", "report"},
+    "cli": {"data", "analysis", "generation", "report", "workflow"},
 }
 
 

@@ -14,12 +14,13 @@ rule capacity:
         "logs/capacity/{network}/{layer}/{transform}.log",
     benchmark:
         "benchmarks/capacity/{network}/{layer}/{transform}.tsv"
+    retries: 2
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=120,
+        mem_mb=job_resources("capacity", "capacity")[0],
+        runtime=job_resources("capacity", "capacity")[1],
     params:
         job=job_params("capacity"),
     script:
@@ -35,12 +36,13 @@ rule geometry:
         "logs/geometry/{network}/{layer}/{transform}.log",
     benchmark:
         "benchmarks/geometry/{network}/{layer}/{transform}.tsv"
+    retries: 2
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=job_resources("geometry", "geometry")[0],
+        runtime=job_resources("geometry", "geometry")[1],
     params:
         job=job_params("geometry"),
     script:
@@ -56,12 +58,13 @@ rule experiment:
         "logs/experiments/{network}/{layer}/{transform}/{experiment}.log",
     benchmark:
         "benchmarks/experiments/{network}/{layer}/{transform}/{experiment}.tsv"
+    retries: 2
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=240,
+        mem_mb=job_resources("experiment")[0],
+        runtime=job_resources("experiment")[1],
     params:
         job=job_params(),
     script:

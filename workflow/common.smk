@@ -11,6 +11,7 @@ from snakemake.utils import validate
 
 from dnn_manifolds.report.catalogue import FIGURE_SPECS, FIGURES
 from dnn_manifolds.workflow import config as wfc
+from dnn_manifolds.workflow import costs
 
 wfc.export_source_path(Path(workflow.basedir) / "src")
 
@@ -96,12 +97,10 @@ def shard_files(wildcards):
 
 
 def shard_spec(wildcards):
-    for s in CFG.shards(wildcards.manifold):
-        if s["name"] == wildcards.shard:
-            return s
-    raise ValueError(
-        f"unknown shard {wildcards.shard!r} of manifold set {wildcards.manifold!r}"
-    )
+    try:
+        return CFG.shard(wildcards.manifold, wildcards.shard)
+    except KeyError as err:
+        raise ValueError(str(err)) from None
 
 
 def analysis_path(network, layer, transform, name):
@@ -219,8 +218,48 @@ def contact_sheet_params(wildcards):
     }
 
 
-def generation_resources_gpu(wildcards):
-    return 1 if CFG.uses_gpu else 0
+_RESOURCES = {}
+
+
+def job_resources(kind, name=None):
+    """mem_mb and runtime of a job from the measured cost model (dnn_manifolds.workflow.costs),
+    growing with Snakemake's attempt (a retried job asks for more). One pair of callables,
+    with one cache, per (rule, analysis); ``kind`` is the rule's name."""
+    if (kind, name) in _RESOURCES:
+        return _RESOURCES[(kind, name)]
+
+    def job(wildcards):
+        if kind == "generate_shard":
+            return {
+                "network": wildcards.network,
+                "manifold": wildcards.manifold,
+                "shard": shard_spec(wildcards),
+            }
+        if kind == "collect":
+            return {"network": wildcards.network, "manifold": wildcards.manifold}
+        return analysis_job(wildcards, name)
+
+    cache = {}
+
+    def get(wildcards, attempt):
+        key = (tuple(wildcards.items()), attempt)
+        if key not in cache:
+            cache[key] = costs.resources(CFG, kind, job(wildcards), attempt)
+        return cache[key]
+
+    def mem_mb(wildcards, attempt):
+        return get(wildcards, attempt)["mem_mb"]
+
+    def runtime(wildcards, attempt):
+        return get(wildcards, attempt)["runtime"]
+
+    _RESOURCES[(kind, name)] = (mem_mb, runtime)
+    return mem_mb, runtime
+
+
+# GPUs a generation or training job asks for, decided once (a constant, not a per-job callable:
+# each callable resource costs Snakemake a function inspection per job)
+GENERATION_GPUS = 1 if CFG.uses_gpu else 0
 
 
 def own_data_input(wildcards):

@@ -13,13 +13,14 @@ rule generate_shard:
         "logs/generate/{network}/{manifold}/{shard}.log",
     benchmark:
         "benchmarks/generate/{network}/{manifold}/{shard}.tsv"
+    retries: 2
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=generation_resources_gpu,
+        mem_mb=job_resources("generate_shard")[0],
+        runtime=job_resources("generate_shard")[1],
+        gpu=GENERATION_GPUS,
     params:
         shard=shard_params,
     script:
@@ -35,11 +36,12 @@ rule collect:
         "logs/collect/{network}/{manifold}.log",
     benchmark:
         "benchmarks/collect/{network}/{manifold}.tsv"
+    retries: 2
     conda:
         "../envs/pipeline.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=job_resources("collect")[0],
+        runtime=job_resources("collect")[1],
     script:
         "../scripts/collect.py"

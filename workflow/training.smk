@@ -19,7 +19,7 @@ rule train_demo_cnn:
     resources:
         mem_mb=3000,
         runtime=60,
-        gpu=generation_resources_gpu,
+        gpu=GENERATION_GPUS,
     params:
         epochs=CFG.demo_epochs,
         seed=CFG.seeds["training"],

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import UserError
-from . import analysis, data, generation
+from . import analysis, data, generation, workflow
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (data, analysis, generation)
+SUBCOMMANDS = (data, analysis, generation, workflow)
 """Modules that add subcommands (each defines ``register(subparsers)``)."""
 
 

@@ -143,15 +143,27 @@ class WorkflowConfig:
 
     def shards(self, manifold: str) -> list[dict[str, Any]]:
         """The generation shards of one manifold set (objects × transforms)."""
-        from ..generation.manifolds import plan_shards
+        cache = self.__dict__.setdefault("_cache_shards", {})
+        if manifold not in cache:
+            from ..generation.manifolds import plan_shards
 
-        spec = self.manifolds[manifold]
-        return plan_shards(
-            manifold_kind=spec.kind,
-            n_objects=spec.n_objects,
-            objects_per_shard=spec.objects_per_shard,
-            transforms=list(spec.transforms),
-        )
+            spec = self.manifolds[manifold]
+            cache[manifold] = plan_shards(
+                manifold_kind=spec.kind,
+                n_objects=spec.n_objects,
+                objects_per_shard=spec.objects_per_shard,
+                transforms=list(spec.transforms),
+            )
+        return cache[manifold]
+
+    def shard(self, manifold: str, name: str) -> dict[str, Any]:
+        """One shard of a manifold set, by name."""
+        index = self.__dict__.setdefault("_cache_shard_index", {})
+        if manifold not in index:
+            index[manifold] = {s["name"]: s for s in self.shards(manifold)}
+        if name not in index[manifold]:
+            raise KeyError(f"unknown shard {name!r} of manifold set {manifold!r}")
+        return index[manifold][name]
 
     def records(self, network: str, manifold: str) -> bool:
         """Whether ``network`` records manifold set ``manifold``."""

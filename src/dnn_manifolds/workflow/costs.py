@@ -1,0 +1,291 @@
+"""What a configuration costs: per rule, jobs, CPU-hours, GPU-hours, peak memory and disk.
+
+:func:`estimate` walks the jobs the workflow would run for a checked configuration (the same
+job lists the DAG is built from) and prices each from per-unit costs **measured** by the
+benchmarks of ``bench/`` (:data:`MEASURED`, with where each figure comes from). The same
+per-job estimates give the rules' resources (:func:`resources`: ``mem_mb`` and ``runtime``,
+with head-room, growing with Snakemake's ``attempt`` so that a retried job asks for more).
+
+The model, per job:
+
+* **generation** (one shard): setup + images / (images per second of the network on the
+  device); memory = model + the shard's activations; disk = the shard (deleted after collect);
+* **collect**: reading and writing the dataset at disk speed; memory = one shard (or one
+  session, streamed, for datasets over 1 GiB); disk = the dataset (float32, uncompressed
+  bound);
+* **capacity / geometry / experiments** (one job = one session of each of its manifold sets):
+  per set, a time interpolated log-log in the number of samples ``K = P·M`` between measured
+  sizes (scaled linearly by N/4096), times the variants of an experiment; memory = the session
+  in float64 and the method's working arrays, from the measured peaks.
+
+Every figure is an estimate for planning (±50 %); the per-job fixed cost (interpreter,
+imports) is included. The small figure jobs (contact sheets, per-set separability curves, the
+results page) are left out: seconds each. Shards are temporary (deleted once collected), so
+the total's disk leaves them out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MEASURED", "RuleCost", "estimate", "format_table", "job_cost", "resources"]
+
+UNITS_PER_LAYER = 4096
+"""Units recorded per layer (an upper bound: smaller layers record fewer)."""
+
+MEASURED: dict[str, Any] = {
+    "generation": {
+        # images per second of one shard, every layer recorded (bench/README.md, Generation:
+        # CPU, one torch thread, shared machine; the GPU figures are not measured yet)
+        "cpu_images_per_s": {
+            "democnn": 430.0,
+            "alexnet": 18.1,
+            "vgg16": 1.5,
+            "resnet50": 5.0,
+            "other": 3.0,
+        },
+        "gpu_images_per_s": {
+            "democnn": 5000.0,
+            "alexnet": 1500.0,
+            "vgg16": 300.0,
+            "resnet50": 600.0,
+            "other": 300.0,
+        },
+        "setup_s": {
+            "democnn": 0.3,
+            "alexnet": 0.6,
+            "vgg16": 2.1,
+            "resnet50": 0.7,
+            "other": 2.0,
+        },
+        "model_mb": {
+            "democnn": 850.0,
+            "alexnet": 1110.0,
+            "vgg16": 2030.0,
+            "resnet50": 1220.0,
+            "other": 2000.0,
+        },
+        "gpu_measured": False,
+    },
+    "collect": {"disk_mb_per_s": 200.0},
+    # seconds per session of the analyses on one core, N = 4096, at sizes K = P·M measured by
+    # bench/bench_capacity.py and bench/bench_geometry.py (bench/README.md); between and
+    # beyond them interpolated / extrapolated log-log
+    "capacity": {
+        "points": [
+            (128 * 15, 46.0),
+            (128 * 201, 784.0),
+        ],  # CPU s: 22.9 s × 2 jobs; 392 s × 2
+        "peak_mb": [(128 * 15, 400.0), (128 * 201, 2900.0)],
+    },
+    "geometry": {
+        "points": [(100 * 50, 1.3), (50 * 100, 1.5)],  # n_t = 200, point_cloud
+        "peak_mb": [(100 * 50, 390.0), (50 * 100, 400.0)],
+        "n_t": 200,
+    },
+    "job_overhead_s": 1.5,
+    "small_job_s": 30.0,
+}
+"""Per-unit costs measured by the benchmarks; update them with new measurements."""
+
+
+@dataclass
+class RuleCost:
+    """The total cost of one rule's jobs."""
+
+    rule: str
+    jobs: int = 0
+    cpu_s: float = 0.0
+    gpu_s: float = 0.0
+    peak_mb: float = 0.0
+    disk_mb: float = 0.0
+    temporary: bool = False
+    """Its outputs are deleted once used (the shards, once collected): not in the total's disk."""
+
+    @property
+    def mean_job_min(self) -> float:
+        """The mean job's time in minutes (CPU + GPU): what sizes a cluster submission group."""
+        return (self.cpu_s + self.gpu_s) / 60 / self.jobs if self.jobs else 0.0
+
+    def add(self, cpu_s: float, gpu_s: float, mem_mb: float, disk_mb: float) -> None:
+        self.jobs += 1
+        self.cpu_s += cpu_s
+        self.gpu_s += gpu_s
+        self.peak_mb = max(self.peak_mb, mem_mb)
+        self.disk_mb += disk_mb
+
+
+def _loglog(points, x: float) -> float:
+    points = sorted(dict(points).items())  # one value per size
+    xs = np.log([p[0] for p in points])
+    ys = np.log([p[1] for p in points])
+    lx = math.log(max(x, 1.0))
+    if len(xs) == 1:
+        return float(math.exp(ys[0]) * x / math.exp(xs[0]))
+    if lx <= xs[0]:
+        slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+        return float(math.exp(ys[0] + slope * (lx - xs[0])))
+    if lx >= xs[-1]:
+        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        return float(math.exp(ys[-1] + slope * (lx - xs[-1])))
+    return float(math.exp(np.interp(lx, xs, ys)))
+
+
+def _arch(cfg, network: str) -> str:
+    arch = cfg.networks[network].architecture
+    return arch if arch in MEASURED["generation"]["cpu_images_per_s"] else "other"
+
+
+def _samples(man) -> int:
+    return man.n_samples
+
+
+def _analysis_set_cost(
+    analysis: str, man, options: Mapping[str, Any], variants: int
+) -> tuple[float, float]:
+    """(CPU s, peak MB) of one session of one manifold set."""
+    k = man.n_objects * _samples(man)
+    table = MEASURED[analysis]
+    seconds = _loglog(table["points"], k)
+    if analysis == "geometry":
+        n_t = options.get("n_t") or (
+            200 if options.get("method") == "point_cloud" else 1000
+        )
+        seconds *= max(n_t, 1) / table["n_t"]
+        seconds *= (
+            max(1, int(options.get("neuron_repeats") or 1))
+            if options.get("n_neurons")
+            else 1
+        )
+    return seconds * variants, _loglog(table["peak_mb"], k)
+
+
+def job_cost(
+    cfg, rule: str, job: Mapping[str, Any]
+) -> tuple[float, float, float, float]:
+    """(CPU s, GPU s, peak MB, disk MB) of one job of ``rule``."""
+    gen = MEASURED["generation"]
+    overhead = MEASURED["job_overhead_s"]
+    if rule == "generate_shard":
+        net, man, shard = job["network"], cfg.manifolds[job["manifold"]], job["shard"]
+        arch = _arch(cfg, net)
+        images = len(shard["objects"]) * _samples(man)
+        layers = len(cfg.networks[net].layers)
+        gpu = cfg.device == "cuda"
+        rate = gen["gpu_images_per_s" if gpu else "cpu_images_per_s"][arch]
+        forward = images / rate
+        host = overhead + gen["setup_s"][arch] + (0.0 if gpu else forward)
+        out_mb = images * layers * UNITS_PER_LAYER * 4 / 2**20
+        return host, forward if gpu else 0.0, gen["model_mb"][arch] + out_mb, out_mb
+    if rule == "collect":
+        man = cfg.manifolds[job["manifold"]]
+        layers = len(cfg.networks[job["network"]].layers)
+        size_mb = (
+            layers
+            * len(man.transforms)
+            * UNITS_PER_LAYER
+            * _samples(man)
+            * man.n_objects
+            * 4
+            / 2**20
+        )
+        seconds = overhead + 2 * size_mb / MEASURED["collect"]["disk_mb_per_s"]
+        shard_mb = (
+            size_mb
+            / max(1, math.ceil(man.n_objects / man.objects_per_shard))
+            / max(1, len(man.transforms))
+        )
+        session_mb = size_mb / max(1, layers * len(man.transforms))
+        mem = 400.0 + (
+            max(session_mb, shard_mb) * 2 if size_mb > 1024 else size_mb + shard_mb
+        )
+        return seconds, 0.0, mem, size_mb
+    if rule in ("capacity", "geometry", "experiment"):
+        analysis = job["analysis"]
+        cpu, peak = overhead, 0.0
+        for spec, name in zip(cfg.job_sets(job), job["manifolds"]):
+            variants = len(spec["grid"]) if spec["grid"] else 1
+            s, m = _analysis_set_cost(
+                analysis, cfg.manifolds[name], spec["options"], variants
+            )
+            cpu += s
+            peak = max(peak, m)
+        return cpu, 0.0, peak + 300.0, 1.0 * len(job["manifolds"])
+    return MEASURED["small_job_s"], 0.0, 2000.0, 10.0
+
+
+def estimate(cfg, analysis_path=None) -> list[RuleCost]:
+    """The cost of every rule of a checked configuration (:class:`~.config.WorkflowConfig`)."""
+    path = analysis_path or (
+        lambda network, layer, transform, name: f"{network}/{layer}/{transform}/{name}"
+    )
+    rules: dict[str, RuleCost] = {}
+
+    def add(rule: str, cost) -> None:
+        rules.setdefault(rule, RuleCost(rule, temporary=rule == "generate_shard")).add(*cost)
+
+    for network in cfg.networks:
+        for manifold in cfg.manifolds:
+            if not cfg.records(network, manifold):
+                continue
+            for shard in cfg.shards(manifold):
+                job = {"network": network, "manifold": manifold, "shard": shard}
+                add("generate_shard", job_cost(cfg, "generate_shard", job))
+            add(
+                "collect",
+                job_cost(cfg, "collect", {"network": network, "manifold": manifold}),
+            )
+    for job in cfg.analysis_jobs(path):
+        rule = (
+            job["experiment"]
+            if job["experiment"] in ("capacity", "geometry")
+            else "experiment"
+        )
+        add(rule, job_cost(cfg, rule, job))
+    for rule in ("aggregate", "plots"):
+        add(rule, job_cost(cfg, rule, {}))
+    return list(rules.values())
+
+
+def resources(
+    cfg, rule: str, job: Mapping[str, Any], attempt: int = 1
+) -> dict[str, int]:
+    """``mem_mb`` and ``runtime`` (minutes) for a job, with head-room: memory 1.5× the estimate
+    + 500 MB, time 3× + 5 min; each retry asks for 1.5× the memory and 2× the time."""
+    cpu, gpu, mem, _ = job_cost(cfg, rule, job)
+    grow = max(1, int(attempt)) - 1
+    mem_mb = int(math.ceil((1.5 * mem + 500) * 1.5**grow))
+    runtime = int(math.ceil(3 * (cpu + gpu) / 60 + 5)) * 2**grow
+    return {"mem_mb": mem_mb, "runtime": runtime}
+
+
+def format_table(costs: list[RuleCost]) -> str:
+    """The costs as a Markdown table with a total row."""
+
+    def hours(s: float) -> str:
+        return f"{s / 3600:,.1f}"
+
+    lines = [
+        "| rule | jobs | CPU-hours | GPU-hours | mean job (min) | peak memory (GB) | disk (GB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    total = RuleCost(
+        "**total**",
+        sum(c.jobs for c in costs),
+        sum(c.cpu_s for c in costs),
+        sum(c.gpu_s for c in costs),
+        max((c.peak_mb for c in costs), default=0.0),
+        sum(c.disk_mb for c in costs if not c.temporary),
+    )
+    for c in [*costs, total]:
+        disk = f"{c.disk_mb / 1024:,.1f}" + (" (temporary)" if c.temporary else "")
+        lines.append(
+            f"| {c.rule} | {c.jobs:,} | {hours(c.cpu_s)} | {hours(c.gpu_s)} | {c.mean_job_min:,.1f} "
+            f"| {c.peak_mb / 1024:,.1f} | {disk} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""The cost model of a configuration (dnn-manifolds estimate) and the rules' resources."""
+
+import re
+
+import yaml
+
+from conftest import REPO, run_snakemake
+from dnn_manifolds.cli import main
+from dnn_manifolds.workflow.config import check_config
+from dnn_manifolds.workflow.costs import estimate, resources
+
+MINI = REPO / "tests/data/mini.yaml"
+
+
+def _cfg(path):
+    return check_config(yaml.safe_load(path.read_text()), base_dir=REPO)
+
+
+def test_the_estimate_counts_the_jobs_the_workflow_runs(workdir):
+    costs = {c.rule: c for c in estimate(_cfg(MINI))}
+    proc = run_snakemake(
+        "-n",
+        "--quiet",
+        "rules",
+        "--directory",
+        workdir,
+        "--cores",
+        "1",
+        "--configfile",
+        MINI,
+    )
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
+    for rule in ("generate_shard", "collect", "capacity", "geometry"):
+        assert costs[rule].jobs == int(counts[rule]), rule
+    assert all(c.cpu_s > 0 and c.peak_mb > 0 for c in costs.values())
+
+
+def test_resources_grow_with_the_attempt():
+    cfg = _cfg(MINI)
+    job = next(
+        j
+        for j in cfg.analysis_jobs(lambda *a: "/".join(a))
+        if j["experiment"] == "capacity"
+    )
+    first, second, third = (
+        resources(cfg, "capacity", job, attempt=k) for k in (1, 2, 3)
+    )
+    assert first["mem_mb"] < second["mem_mb"] < third["mem_mb"]
+    assert (
+        second["runtime"] == 2 * first["runtime"]
+        and third["runtime"] == 4 * first["runtime"]
+    )
+
+
+def test_bigger_manifolds_cost_more_and_the_paper_preset_is_priced(capsys):
+    cfg = _cfg(REPO / "config/paper.yaml")
+    costs = {c.rule: c for c in estimate(cfg)}
+    assert (
+        costs["capacity"].cpu_s > 100 * 3600 and costs["generate_shard"].disk_mb > 1e6
+    )
+    assert main(["estimate", str(REPO / "config/paper.yaml"), "--device", "cuda"]) == 0
+    out = capsys.readouterr().out
+    assert "| **total** |" in out and "GPU-hours" in out
+    assert main(["estimate", str(REPO / "config/nowhere.yaml")]) == 2
