@@ -1,0 +1,201 @@
+"""GPU benchmark of manifold generation at the paper's sizes (not a test; needs a CUDA device).
+
+One prepared script for a GPU machine: for AlexNet, VGG16 and ResNet-50 (untrained weights,
+so nothing is downloaded; speed does not depend on the weights) it generates one shard of
+
+* a **1-d** manifold set at the paper's largest M (x-translation, M = 201 samples per object,
+  ``--objects-1d`` objects), and
+* a **2-d** manifold set at the paper's largest M (random translation, M = 3201,
+  ``--objects-2d`` objects),
+
+with every layer of the network recorded (4096 units per layer at most), exactly as the
+workflow's ``generate_shard`` job does, and reports per shard: images per second of the whole
+call and of the forward pass with recording alone, the time spent writing the netCDF file, the
+GPU's peak memory, the process's peak RSS and the file size.
+
+It then checks that the GPU records what the CPU records: a small shard (``--agree-samples``
+samples of one object, 1-d) is generated on both devices and every layer's activations are
+compared (the largest absolute difference relative to the layer's largest absolute value;
+TF32 matmuls are disabled so the comparison is of float32 arithmetic).
+
+Prints a Markdown table (paste it into bench/README.md) and writes JSON with ``--json``; the
+cost model (``dnn_manifolds.workflow.costs.MEASURED["generation"]``) takes its images per second.
+
+Example (about 5 minutes on one H200)::
+
+    python bench/bench_gpu.py --json gpu.json
+    python bench/bench_gpu.py --networks alexnet --objects-2d 1 --device cpu   # a CPU dry run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {"1d": ("x-translation", 201, 8.0), "2d": ("translation", 3201, 8.0)}
+"""Per kind: transform, samples per object (the paper's largest) and range factor."""
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _shard(network, kind, n_objects, device, batch_size, stimuli, out, n_samples=None, transform=None):
+    """Generate one shard; return its timings, memory and file size."""
+    import torch
+
+    from dnn_manifolds.generation import manifolds, networks
+
+    default_transform, default_samples, range_factor = SIZES[kind]
+    transform = transform or default_transform
+    n_samples = n_samples or default_samples
+    timers = {"record": 0.0, "write": 0.0}
+    record, write = networks.Network.record, manifolds.write_netcdf
+
+    def timed(fn, key):
+        def wrapper(*args, **kwargs):
+            _sync(device)
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _sync(device)
+                timers[key] += time.perf_counter() - t
+
+        return wrapper
+
+    networks.Network.record = timed(record, "record")
+    manifolds.write_netcdf = timed(write, "write")
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        t0 = time.perf_counter()
+        manifolds.generate_shard(
+            out,
+            stimuli_path=stimuli,
+            network=network,
+            weights="untrained",
+            manifold_kind=kind,
+            transform=transform,
+            n_objects=n_objects,
+            objects_seed=0,
+            n_samples=n_samples,
+            range_factor=range_factor,
+            device=device,
+            batch_size=batch_size,
+        )
+        total = time.perf_counter() - t0
+    finally:
+        networks.Network.record, manifolds.write_netcdf = record, write
+    images = n_objects * n_samples
+    return {
+        "network": network,
+        "kind": kind,
+        "device": device,
+        "objects": n_objects,
+        "samples": n_samples,
+        "images": images,
+        "seconds": total,
+        "record_s": timers["record"],
+        "write_s": timers["write"],
+        "img_per_s": images / total,
+        "record_img_per_s": images / timers["record"] if timers["record"] else float("nan"),
+        "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None,
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "file_mib": Path(out).stat().st_size / 2**20,
+    }
+
+
+def _agreement(network, device, n_samples, stimuli, tmp) -> dict:
+    """Largest relative difference between the activations recorded on ``device`` and on the CPU."""
+    import numpy as np
+    import torch
+
+    import xarray as xr
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    arrays = {}
+    for dev in (device, "cpu"):
+        path = Path(tmp) / f"agree-{network}-{dev.replace(':', '')}.nc"
+        _shard(network, "1d", 1, dev, n_samples, stimuli, path, n_samples=n_samples)
+        with xr.open_dataset(path) as ds:  # a shard: activation (network, object, sample, unit)
+            layers = [str(x) for x in ds["layer"].values]
+            arrays[dev] = (ds["activation"].values.astype(np.float64), ds["unit_layer"].values)
+    a, unit_layer = arrays[device]
+    b, _ = arrays["cpu"]
+    worst, where = 0.0, ""
+    for index, title in enumerate(layers):
+        units = unit_layer == index
+        scale = max(float(np.abs(b[..., units]).max()), 1e-30)
+        rel = float(np.abs(a[..., units] - b[..., units]).max()) / scale
+        if rel > worst:
+            worst, where = rel, title
+    return {"network": network, "samples": n_samples, "layers": len(layers), "max_rel_diff": worst, "worst_layer": where}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--networks", nargs="+", default=["alexnet", "vgg16", "resnet50"])
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--objects-1d", type=int, default=4, help="objects of the 1-d shard (M = 201 each)")
+    p.add_argument("--objects-2d", type=int, default=1, help="objects of the 2-d shard (M = 3201 each)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--agree-samples", type=int, default=9, help="samples of the GPU-versus-CPU check (0: skip)")
+    p.add_argument("--json", default=None)
+    a = p.parse_args(argv)
+    if a.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            print("no CUDA device: run on a GPU machine, or pass --device cpu for a dry run", file=sys.stderr)
+            return 2
+        print(f"device: {torch.cuda.get_device_name()}", file=sys.stderr)
+    rows, agree = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        from dnn_manifolds.generation.embedded import make_embedded_stimuli
+
+        n_cat = max(a.objects_1d, a.objects_2d, 2) + 1
+        stim = str(make_embedded_stimuli(Path(tmp) / "s.h5", seed=0, n_categories=n_cat, n_exemplars=1))
+        for net in a.networks:
+            # warm-up: model construction, cuDNN autotuning, first forward
+            _shard(net, "1d", 1, a.device, a.batch_size, stim, Path(tmp) / "warm.nc", n_samples=3)
+            for kind, n_obj in (("1d", a.objects_1d), ("2d", a.objects_2d)):
+                if n_obj <= 0:
+                    continue
+                row = _shard(net, kind, n_obj, a.device, a.batch_size, stim, Path(tmp) / f"{net}-{kind}.nc")
+                Path(tmp, f"{net}-{kind}.nc").unlink()
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+            if a.agree_samples > 0 and a.device != "cpu":
+                agree.append(_agreement(net, a.device, a.agree_samples, stim, tmp))
+                print(json.dumps(agree[-1]), file=sys.stderr, flush=True)
+    print("| network | kind | device | images | img/s (whole shard) | img/s (forward + recording) | write s | GPU peak MiB | max RSS MiB | file MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        gpu = f"{r['gpu_peak_mib']:.0f}" if r["gpu_peak_mib"] is not None else "–"
+        print(
+            f"| {r['network']} | {r['kind']} (M = {r['samples']}) | {r['device']} | {r['images']} | {r['img_per_s']:.1f} | "
+            f"{r['record_img_per_s']:.1f} | {r['write_s']:.1f} | {gpu} | {r['max_rss_mib']:.0f} | {r['file_mib']:.0f} |"
+        )
+    if agree:
+        print()
+        print("| network | samples | layers | max relative difference GPU vs CPU | layer |")
+        print("|---|---:|---:|---:|---|")
+        for g in agree:
+            print(f"| {g['network']} | {g['samples']} | {g['layers']} | {g['max_rel_diff']:.1e} | {g['worst_layer']} |")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"shards": rows, "agreement": agree}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
