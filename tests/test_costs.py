@@ -37,27 +37,16 @@ def test_the_estimate_counts_the_jobs_the_workflow_runs(workdir):
 
 def test_resources_grow_with_the_attempt():
     cfg = _cfg(MINI)
-    job = next(
-        j
-        for j in cfg.analysis_jobs(lambda *a: "/".join(a))
-        if j["experiment"] == "capacity"
-    )
-    first, second, third = (
-        resources(cfg, "capacity", job, attempt=k) for k in (1, 2, 3)
-    )
+    job = next(j for j in cfg.analysis_jobs(lambda *a: "/".join(a)) if j["experiment"] == "capacity")
+    first, second, third = (resources(cfg, "capacity", job, attempt=k) for k in (1, 2, 3))
     assert first["mem_mb"] < second["mem_mb"] < third["mem_mb"]
-    assert (
-        second["runtime"] == 2 * first["runtime"]
-        and third["runtime"] == 4 * first["runtime"]
-    )
+    assert second["runtime"] == 2 * first["runtime"] and third["runtime"] == 4 * first["runtime"]
 
 
 def test_bigger_manifolds_cost_more_and_the_paper_preset_is_priced(capsys):
     cfg = _cfg(REPO / "config/paper.yaml")
     costs = {c.rule: c for c in estimate(cfg)}
-    assert (
-        costs["capacity"].cpu_s > 100 * 3600 and costs["generate_shard"].disk_mb > 1e6
-    )
+    assert costs["capacity"].cpu_s > 100 * 3600 and costs["generate_shard"].disk_mb > 1e6
     assert main(["estimate", str(REPO / "config/paper.yaml"), "--device", "cuda"]) == 0
     out = capsys.readouterr().out
     assert "| **total** |" in out and "GPU-hours" in out

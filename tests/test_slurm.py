@@ -22,8 +22,7 @@ from dnn_manifolds.workflow.jobs import FAIL_ONCE_ENV
 pytestmark = [
     pytest.mark.slurm,
     pytest.mark.skipif(
-        os.environ.get("DNN_MANIFOLDS_TEST_SLURM") != "1"
-        or shutil.which("sbatch") is None,
+        os.environ.get("DNN_MANIFOLDS_TEST_SLURM") != "1" or shutil.which("sbatch") is None,
         reason="needs the local SLURM cluster: run `make test-slurm`",
     ),
 ]
@@ -58,11 +57,7 @@ def _squeue_states() -> dict[str, str]:
         text=True,
         check=True,
     ).stdout
-    return {
-        line.split("|")[0]: line.split("|")[2]
-        for line in out.splitlines()
-        if line.strip()
-    }
+    return {line.split("|")[0]: line.split("|")[2] for line in out.splitlines() if line.strip()}
 
 
 def _workdir(tmp_path):
@@ -73,11 +68,7 @@ def _workdir(tmp_path):
 def _jobs_to_run(workdir, *args) -> dict[str, int]:
     """Jobs per rule that a run would execute (a dry run), local rules included."""
     proc = run_snakemake("-n", "--quiet", "rules", "--directory", workdir, *args)
-    return {
-        rule: int(n)
-        for rule, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)
-        if rule != "total"
-    }
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M) if rule != "total"}
 
 
 def test_mini_workflow_runs_through_sbatch_in_grouped_submissions(tmp_path):
@@ -110,22 +101,13 @@ def test_mini_workflow_runs_through_sbatch_in_grouped_submissions(tmp_path):
     # submission (the rule's retries) and the submission completed
     failed_output = marker.read_text().strip()
     assert failed_output.startswith("results/analysis/"), failed_output
-    group_logs = [
-        p
-        for p in (workdir / ".snakemake/slurm_logs").glob("group_*/*.log")
-        if failed_output in p.read_text()
-    ]
-    assert any(
-        "Trying to restart job" in p.read_text() and FAIL_ONCE_ENV in p.read_text()
-        for p in group_logs
-    ), group_logs
+    group_logs = [p for p in (workdir / ".snakemake/slurm_logs").glob("group_*/*.log") if failed_output in p.read_text()]
+    assert any("Trying to restart job" in p.read_text() and FAIL_ONCE_ENV in p.read_text() for p in group_logs), group_logs
     assert set(states.values()) == {"COMPLETED"}, states
     assert (workdir / failed_output).exists()
     assert (workdir / "results/tables/results.csv").exists()
     analysed = list((workdir / "results/analysis").rglob("*.nc"))
-    assert len(analysed) == sum(
-        jobs.get(r, 0) for r in ("capacity", "geometry", "experiment")
-    )
+    assert len(analysed) == sum(jobs.get(r, 0) for r in ("capacity", "geometry", "experiment"))
     logs = list((workdir / ".snakemake/slurm_logs").glob("**/*.log"))
     assert logs, "no SLURM job logs"
     # resumed: nothing is left to do, and a second run submits nothing
@@ -135,9 +117,7 @@ def test_mini_workflow_runs_through_sbatch_in_grouped_submissions(tmp_path):
 def test_failed_slurm_job_is_reported_and_a_rerun_resumes(tmp_path):
     workdir = _workdir(tmp_path)
     bad = workdir / "mine_tuning.mat"
-    scipy.io.savemat(
-        bad, {"tuning_function": np.ones((4, 3, 1))}
-    )  # one object: import fails
+    scipy.io.savemat(bad, {"tuning_function": np.ones((4, 3, 1))})  # one object: import fails
     cfg = workdir / "own.yaml"
     cfg.write_text(
         yaml.safe_dump(
@@ -164,8 +144,6 @@ def test_failed_slurm_job_is_reported_and_a_rerun_resumes(tmp_path):
     )
     assert proc.returncode != 0
     assert "FAILED" in set(v for k, v in _squeue_states().items() if k not in before)
-    scipy.io.savemat(
-        bad, {"tuning_function": np.random.default_rng(0).standard_normal((6, 4, 3))}
-    )
+    scipy.io.savemat(bad, {"tuning_function": np.random.default_rng(0).standard_normal((6, 4, 3))})
     run_snakemake("--directory", workdir, "--configfile", cfg, *SLURM_ARGS, timeout=900)
     assert (workdir / "results/own/mine/table.csv").exists()

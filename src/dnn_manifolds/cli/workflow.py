@@ -46,14 +46,10 @@ def _estimate(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps([dataclasses.asdict(c) for c in costs], indent=2))
         return 0
-    print(
-        f"{path} (device {cfg.device}; estimates ±50 %, from measured per-unit costs)"
-    )
+    print(f"{path} (device {cfg.device}; estimates ±50 %, from measured per-unit costs)")
     print(format_table(costs))
     if cfg.device == "cuda" and not MEASURED["generation"]["gpu_measured"]:
-        print(
-            "note: GPU generation speeds are assumed, not yet measured (bench/bench_gpu.py measures them)"
-        )
+        print("note: GPU generation speeds are assumed, not yet measured (bench/bench_gpu.py measures them)")
     return 0
 
 

@@ -145,29 +145,19 @@ def _samples(man) -> int:
     return man.n_samples
 
 
-def _analysis_set_cost(
-    analysis: str, man, options: Mapping[str, Any], variants: int
-) -> tuple[float, float]:
+def _analysis_set_cost(analysis: str, man, options: Mapping[str, Any], variants: int) -> tuple[float, float]:
     """(CPU s, peak MB) of one session of one manifold set."""
     k = man.n_objects * _samples(man)
     table = MEASURED[analysis]
     seconds = _loglog(table["points"], k)
     if analysis == "geometry":
-        n_t = options.get("n_t") or (
-            200 if options.get("method") == "point_cloud" else 1000
-        )
+        n_t = options.get("n_t") or (200 if options.get("method") == "point_cloud" else 1000)
         seconds *= max(n_t, 1) / table["n_t"]
-        seconds *= (
-            max(1, int(options.get("neuron_repeats") or 1))
-            if options.get("n_neurons")
-            else 1
-        )
+        seconds *= max(1, int(options.get("neuron_repeats") or 1)) if options.get("n_neurons") else 1
     return seconds * variants, _loglog(table["peak_mb"], k)
 
 
-def job_cost(
-    cfg, rule: str, job: Mapping[str, Any]
-) -> tuple[float, float, float, float]:
+def job_cost(cfg, rule: str, job: Mapping[str, Any]) -> tuple[float, float, float, float]:
     """(CPU s, GPU s, peak MB, disk MB) of one job of ``rule``."""
     gen = MEASURED["generation"]
     overhead = MEASURED["job_overhead_s"]
@@ -185,34 +175,18 @@ def job_cost(
     if rule == "collect":
         man = cfg.manifolds[job["manifold"]]
         layers = len(cfg.networks[job["network"]].layers)
-        size_mb = (
-            layers
-            * len(man.transforms)
-            * UNITS_PER_LAYER
-            * _samples(man)
-            * man.n_objects
-            * 4
-            / 2**20
-        )
+        size_mb = layers * len(man.transforms) * UNITS_PER_LAYER * _samples(man) * man.n_objects * 4 / 2**20
         seconds = overhead + 2 * size_mb / MEASURED["collect"]["disk_mb_per_s"]
-        shard_mb = (
-            size_mb
-            / max(1, math.ceil(man.n_objects / man.objects_per_shard))
-            / max(1, len(man.transforms))
-        )
+        shard_mb = size_mb / max(1, math.ceil(man.n_objects / man.objects_per_shard)) / max(1, len(man.transforms))
         session_mb = size_mb / max(1, layers * len(man.transforms))
-        mem = 400.0 + (
-            max(session_mb, shard_mb) * 2 if size_mb > 1024 else size_mb + shard_mb
-        )
+        mem = 400.0 + (max(session_mb, shard_mb) * 2 if size_mb > 1024 else size_mb + shard_mb)
         return seconds, 0.0, mem, size_mb
     if rule in ("capacity", "geometry", "experiment"):
         analysis = job["analysis"]
         cpu, peak = overhead, 0.0
         for spec, name in zip(cfg.job_sets(job), job["manifolds"]):
             variants = len(spec["grid"]) if spec["grid"] else 1
-            s, m = _analysis_set_cost(
-                analysis, cfg.manifolds[name], spec["options"], variants
-            )
+            s, m = _analysis_set_cost(analysis, cfg.manifolds[name], spec["options"], variants)
             cpu += s
             peak = max(peak, m)
         return cpu, 0.0, peak + 300.0, 1.0 * len(job["manifolds"])
@@ -221,9 +195,7 @@ def job_cost(
 
 def estimate(cfg, analysis_path=None) -> list[RuleCost]:
     """The cost of every rule of a checked configuration (:class:`~.config.WorkflowConfig`)."""
-    path = analysis_path or (
-        lambda network, layer, transform, name: f"{network}/{layer}/{transform}/{name}"
-    )
+    path = analysis_path or (lambda network, layer, transform, name: f"{network}/{layer}/{transform}/{name}")
     rules: dict[str, RuleCost] = {}
 
     def add(rule: str, cost) -> None:
@@ -241,20 +213,14 @@ def estimate(cfg, analysis_path=None) -> list[RuleCost]:
                 job_cost(cfg, "collect", {"network": network, "manifold": manifold}),
             )
     for job in cfg.analysis_jobs(path):
-        rule = (
-            job["experiment"]
-            if job["experiment"] in ("capacity", "geometry")
-            else "experiment"
-        )
+        rule = job["experiment"] if job["experiment"] in ("capacity", "geometry") else "experiment"
         add(rule, job_cost(cfg, rule, job))
     for rule in ("aggregate", "plots"):
         add(rule, job_cost(cfg, rule, {}))
     return list(rules.values())
 
 
-def resources(
-    cfg, rule: str, job: Mapping[str, Any], attempt: int = 1
-) -> dict[str, int]:
+def resources(cfg, rule: str, job: Mapping[str, Any], attempt: int = 1) -> dict[str, int]:
     """``mem_mb`` and ``runtime`` (minutes) for a job, with head-room: memory 1.5× the estimate
     + 500 MB, time 3× + 5 min; each retry asks for 1.5× the memory and 2× the time."""
     cpu, gpu, mem, _ = job_cost(cfg, rule, job)

@@ -37,9 +37,7 @@ def _maybe_fail_once(output: str) -> None:
         return
     with os.fdopen(fd, "w") as fh:
         fh.write(f"{output}\n")
-    raise RuntimeError(
-        f"{FAIL_ONCE_ENV}: injected failure of the job writing {output} (fault injection)"
-    )
+    raise RuntimeError(f"{FAIL_ONCE_ENV}: injected failure of the job writing {output} (fault injection)")
 
 
 def run_job(
@@ -87,46 +85,20 @@ def run_job(
     for spec, path in zip(sets, datasets):
         key = dict(spec["key"])
         name = key["manifold"]
-        with load_dataset(
-            path, validate=False
-        ) as ds:  # session_data checks what it reads
+        with load_dataset(path, validate=False) as ds:  # session_data checks what it reads
             if spec.get("grid") is None:
-                result = _baseline(
-                    analysis, ds, session, seed, spec["options"], progress
-                )
+                result = _baseline(analysis, ds, session, seed, spec["options"], progress)
             else:
                 exp = Experiment(experiment, analysis, spec["options"], spec["grid"])
                 reference = reference_groups.get(name) if exp.needs_reference else None
                 if exp.needs_reference and reference is None:
-                    raise ValueError(
-                        f"{references}: no baseline geometry of set {name!r}"
-                    )
-                result = run_experiment(
-                    ds,
-                    exp,
-                    session=session,
-                    seed=seed,
-                    reference=reference,
-                    progress=progress,
-                )
-        result.attrs.update(
-            {f"key_{k}": ("" if v is None else v) for k, v in key.items()}
-        )
-        result.attrs.update(
-            key_layer=session.split("/")[0],
-            key_transform=session.split("/")[1],
-            key_experiment=experiment,
-        )
+                    raise ValueError(f"{references}: no baseline geometry of set {name!r}")
+                result = run_experiment(ds, exp, session=session, seed=seed, reference=reference, progress=progress)
+        result.attrs.update({f"key_{k}": ("" if v is None else v) for k, v in key.items()})
+        result.attrs.update(key_layer=session.split("/")[0], key_transform=session.split("/")[1], key_experiment=experiment)
         groups[name] = result
         symbol = "alpha_c" if analysis == "capacity" else "alpha_M"
-        log.info(
-            "%s %s, set %s: %s = %s",
-            experiment,
-            session,
-            name,
-            symbol,
-            result["capacity"].values,
-        )
+        log.info("%s %s, set %s: %s = %s", experiment, session, name, symbol, result["capacity"].values)
     from ..data.provenance import provenance_attrs
 
     root = provenance_attrs(
@@ -139,20 +111,11 @@ def run_job(
     return write_netcdf_groups(groups, output, attrs=root)
 
 
-def _baseline(
-    analysis: str,
-    ds,
-    session: str,
-    seed: int,
-    options: Mapping[str, Any],
-    progress: bool,
-):
+def _baseline(analysis: str, ds, session: str, seed: int, options: Mapping[str, Any], progress: bool):
     if analysis == "capacity":
         from ..analysis.capacity import capacity
 
-        return capacity(
-            ds, dict(options), session=session, seed=seed, progress=progress
-        )
+        return capacity(ds, dict(options), session=session, seed=seed, progress=progress)
     from ..analysis.geometry import geometry
 
     return geometry(ds, dict(options), session=session, seed=seed, progress=progress)
