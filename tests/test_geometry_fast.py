@@ -1,0 +1,59 @@
+"""Fast paths of the geometry equal the reference paths on small cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import nnls
+
+from dnn_manifolds.analysis.geometry import anchors, manifold_geometry
+from dnn_manifolds.analysis.geometry.active_set import working_set_nnls
+
+
+def _smooth_points(m: int, dim: int = 60, seed: int = 0) -> np.ndarray:
+    """(dim+1, m) points s_j = (y_j, 1) of a rectified smooth 2-d sheet (ill-conditioned)."""
+    rng = np.random.default_rng(seed)
+    u = np.linspace(-1, 1, m)
+    v = np.sin(3 * u)
+    prof = np.stack([u, v, u * v, u**2, np.cos(np.pi * u)])
+    Y = np.maximum(rng.standard_normal((dim, 5)) @ prof + 0.3, 0.0) * 0.3
+    Y -= Y.mean(axis=1, keepdims=True)
+    return np.vstack([Y, np.ones((1, m))])
+
+
+@pytest.mark.parametrize("m, width", [(150, 24), (40, 64), (300, 8)])
+def test_working_set_nnls_equals_lawson_hanson(m, width):
+    S = _smooth_points(m)
+    rng = np.random.default_rng(1)
+    T = rng.standard_normal((200, S.shape[0]))
+    Q = T @ S
+    keep = Q.max(axis=1) > 0
+    T, Q = T[keep], Q[keep]
+    support, beta, ok = working_set_nnls(S.T @ S, Q, width=width)
+    assert ok.mean() > 0.8  # the rest are reported for the per-draw fallback
+    for i in np.flatnonzero(ok):
+        ref = nnls(S, T[i], maxiter=50 * m)[0]
+        b = np.zeros(m)
+        b[support[i]] = beta[i]
+        assert np.abs(S @ (b - ref)).max() <= 1e-9 * (1 + np.abs(S @ ref).max())
+        assert (b >= 0).all()
+    assert np.isnan(beta[~ok]).all()
+
+
+def test_large_manifold_path_equals_per_draw_path(monkeypatch):
+    """The working-set path (m ≥ WORKING_SET_MIN_POINTS) gives the per-draw solver's numbers."""
+    rng = np.random.default_rng(3)
+    m = 120
+    u = np.linspace(-1, 1, m)
+    prof = np.stack([u, u**2 - 1 / 3, np.sin(np.pi * u), np.cos(np.pi * u)])
+    x = np.stack(
+        [np.maximum(rng.standard_normal((300, 1)) + rng.standard_normal((300, 4)) @ prof * 0.6, 0) for _ in range(5)],
+        axis=2,
+    )
+    monkeypatch.setattr(anchors, "WORKING_SET_MIN_POINTS", 10**9)
+    ref = manifold_geometry(x, method="smooth", n_t=200, rng=0)
+    monkeypatch.setattr(anchors, "WORKING_SET_MIN_POINTS", 100)
+    fast = manifold_geometry(x, method="smooth", n_t=200, rng=0)
+    assert fast.solver_counts == ref.solver_counts
+    for key, val in ref.objects.items():
+        np.testing.assert_allclose(fast.objects[key], val, rtol=1e-9, atol=1e-12, err_msg=key)
