@@ -57,3 +57,20 @@ def test_large_manifold_path_equals_per_draw_path(monkeypatch):
     assert fast.solver_counts == ref.solver_counts
     for key, val in ref.objects.items():
         np.testing.assert_allclose(fast.objects[key], val, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_float32_input_is_analysed_as_float64_without_a_whole_copy():
+    """float32 responses give bit-identical results to their float64 copy (each object is
+    converted where it is used); the per-object list keeps views of the input."""
+    from dnn_manifolds.analysis.geometry.mft import _as_manifolds
+
+    rng = np.random.default_rng(5)
+    x = np.maximum(rng.standard_normal((200, 30, 6)) + 0.5, 0).astype(np.float32)
+    mans = _as_manifolds(x)
+    assert all(m.dtype == np.float32 and np.shares_memory(m, x) for m in mans)
+    a = manifold_geometry(x, method="smooth", n_t=100, rng=0)
+    b = manifold_geometry(x.astype(np.float64), method="smooth", n_t=100, rng=0)
+    assert a.layer == b.layer
+    for key in a.objects:
+        np.testing.assert_array_equal(a.objects[key], b.objects[key], err_msg=key)
+    assert a.solver_counts == b.solver_counts

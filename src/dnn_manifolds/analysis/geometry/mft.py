@@ -92,7 +92,8 @@ class ManifoldGeometryResult:
 
 
 def _as_manifolds(points) -> list[np.ndarray]:
-    """Validate the input and return one (n_neurons, n_valid_samples) float64 array per object."""
+    """Validate the input and return one (n_neurons, n_valid_samples) array per object
+    (float32 or float64 as given, other types as float64)."""
     if isinstance(points, np.ndarray) or not isinstance(points, Sequence):
         arr = np.asarray(points)
         if arr.ndim != 3:
@@ -120,7 +121,9 @@ def _as_manifolds(points) -> list[np.ndarray]:
         raise UserError(f"points needs at least 2 objects; got {len(mans)}")
     out = []
     for i, x in enumerate(mans):
-        x = np.asarray(x, dtype=np.float64)
+        # float32 stays float32 (a view of the input, no copy): each object is converted to
+        # float64 where it is used, so the input is never held twice (docs/geometry.md)
+        x = np.asarray(x, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
         if np.isinf(x).any():
             raise UserError(f"object {i}: points contain infinite values")
         nan = np.isnan(x)
@@ -261,7 +264,7 @@ def _shuffle_samples(mans: list[np.ndarray], rng: np.random.Generator) -> list[n
 def _origin(mans: list[np.ndarray], method: str) -> tuple[np.ndarray, np.ndarray]:
     """Object centres (N, P) and the global origin of the method."""
     counts = np.array([x.shape[1] for x in mans])
-    centres = np.stack([x.mean(axis=1) for x in mans], axis=1)  # (N, P)
+    centres = np.stack([x.mean(axis=1, dtype=np.float64) for x in mans], axis=1)  # (N, P)
     if method == "smooth":
         origin = centres.mean(axis=1)
     else:
@@ -284,7 +287,7 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
     unit = 1.0
     if top > 0 and not 2.0**-100 <= top <= 2.0**100:
         unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
-        mans = [x / unit for x in mans]
+        mans = [np.asarray(x, dtype=np.float64) / unit for x in mans]
     centres, origin = _origin(mans, method)
     cres = optimal_centre_rank(
         centres,
@@ -383,36 +386,44 @@ def _object_geometry(
             "its centre coincides with the global centre after removing the common subspace "
             "(identical manifolds?): geometry relative to the centre is undefined"
         )
-    frames: list[np.ndarray | None] = []
-    spectra = []
-    for mu, x in enumerate(mans):
-        A = x - centres[:, mu : mu + 1]
-        if undefined[mu]:
-            frames.append(None)
-            spectra.append(np.zeros(0))
-            continue
-        B = basis.T @ A
-        Y, lam = _frame(A, B, basis, cnorm[mu], _norms(x).max())
-        frames.append(Y)
-        spectra.append(lam)
-    defined = [mu for mu in range(P) if frames[mu] is not None]
-    draws = {mu: rng_draws.standard_normal((n_t, frames[mu].shape[0] + 1)) for mu in defined}
-
-    anchors: dict[int, Any] = {}
+    # objects are processed chunk by chunk (frames, draws, anchor points, statistics), so
+    # that only one chunk's (D × m) frames and (n_t × D) draws and anchors are held at once
+    # (a 2-d manifold of 3201 samples in 4096 neurons has a 3200 × 3201 frame); the draws
+    # are made in object order, as if all were drawn first
+    spectra = [np.zeros(0) for _ in range(P)]
+    frame_dim = np.full(P, -1)
+    defined = [mu for mu in range(P) if not undefined[mu]]
+    blank = {key: np.nan for key in ANCHOR_STATISTICS}
+    stats = [blank] * P
+    solver_counts = {name: 0 for name in SOLVER_STATUS}
     if defined:
         widest = max(mans[mu].shape[1] for mu in defined)
         chunk = max(1, min(len(defined), 2**22 // max(1, n_t * widest)))
         for start in range(0, len(defined), chunk):
             part = defined[start : start + chunk]
-            solved = solve_anchor_points([frames[mu] for mu in part], [draws[mu] for mu in part], kappa)
-            anchors.update(zip(part, solved))
+            frames = []
+            for mu in part:
+                x = np.asarray(mans[mu], dtype=np.float64)
+                A = x - centres[:, mu : mu + 1]
+                B = basis.T @ A
+                Y, lam = _frame(A, B, basis, cnorm[mu], _norms(x).max())
+                del x, A, B
+                frames.append(Y)
+                spectra[mu] = lam
+                frame_dim[mu] = Y.shape[0]
+            draws = [rng_draws.standard_normal((n_t, Y.shape[0] + 1)) for Y in frames]
+            solved = solve_anchor_points(frames, draws, kappa)
+            del frames, draws
+            for mu, a in zip(part, solved):
+                stats[mu] = anchor_statistics(a, kappa, inverse_gardner)
+                for i, name in enumerate(SOLVER_STATUS):
+                    solver_counts[name] += int(np.sum(a.status == i))
+            del solved
             if progress is not None:
                 progress(min(len(defined), start + chunk), len(defined))
     elif progress is not None:
         progress(P, P)
 
-    blank = {key: np.nan for key in ANCHOR_STATISTICS}
-    stats = [anchor_statistics(anchors[mu], kappa, inverse_gardner) if mu in anchors else blank for mu in range(P)]
     objects = {key: np.array([s[key] for s in stats], dtype=float) for key in ANCHOR_STATISTICS}
     cap_key, dim_key = HEADLINE[method]
     with np.errstate(invalid="ignore"):
@@ -431,9 +442,7 @@ def _object_geometry(
         objects["spectral_radius"] = np.sqrt(s1) / cnorm
         objects["spectral_radius_original"] = np.sqrt(s2) / cnorm**2
     objects["centre_norm"] = np.where(undefined, np.nan, cnorm) * unit
-    objects["frame_dimension"] = np.array(
-        [np.nan if Y is None else Y.shape[0] for Y in frames], dtype=float
-    )
+    objects["frame_dimension"] = np.where(frame_dim < 0, np.nan, frame_dim).astype(float)
     for name in ("participation_ratio", "spectral_radius", "spectral_radius_original"):
         objects[name][undefined] = np.nan
     objects["n_valid_samples"] = counts.astype(float)
@@ -442,7 +451,7 @@ def _object_geometry(
     for mu in range(P):
         if mu in why or not np.isnan(objects["object_dimension"][mu]):
             continue
-        if frames[mu].shape[0] == 0:
+        if frame_dim[mu] == 0:
             what = "one valid sample" if counts[mu] == 1 else "samples that coincide within rounding"
             why[mu] = f"{what} (a point): no extent, so its dimensions are undefined"
         else:
@@ -466,8 +475,6 @@ def _object_geometry(
                 cres.mean_abs_corrcoef[list(cres.k).index(cres.n_common)]
             ),
         }
-    status = np.concatenate([a.status for a in anchors.values()]) if anchors else np.zeros(0, int)
-    solver_counts = {name: int(np.sum(status == i)) for i, name in enumerate(SOLVER_STATUS)}
     object_reason = np.array([why.get(mu, "") for mu in range(P)], dtype=object)
     reasons, result_status = _layer_reasons(objects, layer, object_reason, solver_counts, cres)
     if unit != 1.0:
