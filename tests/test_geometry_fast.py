@@ -74,3 +74,34 @@ def test_float32_input_is_analysed_as_float64_without_a_whole_copy():
     for key in a.objects:
         np.testing.assert_array_equal(a.objects[key], b.objects[key], err_msg=key)
     assert a.solver_counts == b.solver_counts
+
+
+def test_low_rank_frame_spans_a_low_rank_manifold_exactly():
+    """On points of rank 6 < r the range finder's frame reproduces the Gram matrix."""
+    from dnn_manifolds.analysis.geometry.lowrank import low_rank_frame
+
+    rng = np.random.default_rng(7)
+    N, m = 400, 120
+    A = rng.standard_normal((N, 6)) @ rng.standard_normal((6, m))
+    A -= A.mean(axis=1, keepdims=True)
+    basis = np.linalg.qr(rng.standard_normal((N, 2)))[0]
+    B = basis.T @ A
+    Ap = A - basis @ B
+    Y, lam = low_rank_frame(A, B, basis, 2.0, float(np.abs(A).max()), 20, np.random.default_rng(0))
+    assert Y.shape == (6, m)
+    np.testing.assert_allclose(Y.T @ Y, Ap.T @ Ap / 4.0, atol=1e-9 * np.abs(Ap.T @ Ap).max())
+    np.testing.assert_allclose(lam[:6], np.linalg.eigvalsh(Ap.T @ Ap)[::-1][:6], rtol=1e-9)
+
+
+def test_frame_rank_is_off_by_default_and_validated():
+    from dnn_manifolds.errors import OptionError
+
+    rng = np.random.default_rng(8)
+    x = np.maximum(rng.standard_normal((150, 60, 4)) + 0.3, 0)
+    a = manifold_geometry(x, method="smooth", n_t=50, rng=0)
+    b = manifold_geometry(x, method="smooth", n_t=50, rng=0, frame_rank=None)
+    assert a.layer == b.layer
+    c = manifold_geometry(x, method="smooth", n_t=50, rng=0, frame_rank=8)
+    assert (c.objects["frame_dimension"] == 8).all()
+    with pytest.raises(OptionError, match="frame_rank"):
+        manifold_geometry(x, method="smooth", n_t=50, rng=0, frame_rank=0)
