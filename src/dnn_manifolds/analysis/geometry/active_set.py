@@ -185,12 +185,17 @@ def working_set_nnls(
             full = B.toarray()
             v = np.abs(np.minimum(full, g)) / scale[todo[sl], None]
             viol[sl] = v.max(axis=1)
-            # candidates to swap in: the most negative gradients outside the support
-            gg = np.where(full > 0, np.inf, g)
-            idx = np.argpartition(gg, w - 1, axis=1)[:, :w] if w < m else np.broadcast_to(np.arange(m), gg.shape)
+            # for the draws that failed, the candidates to swap in: the most negative
+            # gradients outside the support
+            fail = np.flatnonzero(viol[sl] > rtol)
+            if fail.size == 0 or w == m:
+                continue
+            gg = np.where(full[fail] > 0, np.inf, g[fail])
+            idx = np.argpartition(gg, w - 1, axis=1)[:, :w]
             order = np.argsort(np.take_along_axis(gg, idx, axis=1), axis=1)
-            worst[sl] = np.take_along_axis(idx, order, axis=1)
-            nworst[sl] = (np.take_along_axis(gg, worst[sl], axis=1) < -rtol * scale[todo[sl], None]).sum(axis=1)
+            rows_f = s + fail
+            worst[rows_f] = np.take_along_axis(idx, order, axis=1)
+            nworst[rows_f] = (np.take_along_axis(gg, worst[rows_f], axis=1) < -rtol * scale[todo[rows_f], None]).sum(axis=1)
         good = solved & (viol <= rtol)
         ok[todo[good]] = True
         retry = ~good
