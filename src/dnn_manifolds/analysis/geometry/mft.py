@@ -298,7 +298,7 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
         mans = _as_manifolds(x)
     # data far outside float64's comfortable range are rescaled by a power of two (exact;
     # every result but the centre norms is scale-free, and those are scaled back)
-    top = max(float(np.abs(x).max()) for x in mans)
+    top = max(max(float(x.max()), -float(x.min())) for x in mans)  # no |x| temporaries
     unit = 1.0
     if top > 0 and not 2.0**-100 <= top <= 2.0**100:
         unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
@@ -419,12 +419,15 @@ def _object_geometry(
             frames = []
             for mu in part:
                 x = np.asarray(mans[mu], dtype=np.float64)
+                # largest sample norm (a floor for rounding): one pass, no temporaries; the
+                # data are within 2^±100 here (rescaled above), so the squares cannot overflow
+                size = float(np.sqrt(np.einsum("ij,ij->j", x, x).max()))
                 A = x - centres[:, mu : mu + 1]
                 B = basis.T @ A
                 if lowrank is not None and min(A.shape) > lowrank[0] + OVERSAMPLING:
-                    Y, lam = low_rank_frame(A, B, basis, cnorm[mu], _norms(x).max(), *lowrank)
+                    Y, lam = low_rank_frame(A, B, basis, cnorm[mu], size, *lowrank)
                 else:
-                    Y, lam = _frame(A, B, basis, cnorm[mu], _norms(x).max())
+                    Y, lam = _frame(A, B, basis, cnorm[mu], size)
                 del x, A, B
                 frames.append(Y)
                 spectra[mu] = lam
