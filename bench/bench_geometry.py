@@ -10,11 +10,15 @@ a  The public reference case of the point-cloud analysis's Python port
 b  P = 50, M = 100, N = 5000 with a shared rank-3 centre structure:
    ``np.random.seed(1); U = np.random.randn(5000, 3); L = 0.3 * np.random.randn(3, 50);
    X = [np.random.randn(5000, 100) + (U @ L[:, i])[:, None] for i in range(50)]``.
+c  P = 20, M = 50, N = 2000 with a shared rank-3 centre structure (the smaller case measured
+   against the published point-cloud code): ``np.random.seed(1); U = np.random.randn(2000, 3);
+   L = 0.3 * np.random.randn(3, 20);
+   X = [np.random.randn(2000, 50) + (U @ L[:, i])[:, None] for i in range(20)]``.
 
 Each case runs in its own process (so that the peak RSS is the case's own), with BLAS pinned to
 one thread. Usage::
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/bench_geometry.py [--case a|b] \
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/bench_geometry.py [--case a|b|c] \
         [--method point_cloud|smooth] [--seeds 0 1 2] [--n-t 200]
 """
 
@@ -48,7 +52,12 @@ def make_case(case: str):
         U = np.random.randn(5000, 3)
         L = 0.3 * np.random.randn(3, 50)
         return [np.random.randn(5000, 100) + (U @ L[:, i])[:, None] for i in range(50)]
-    raise ValueError(f"case must be 'a' or 'b'; got {case!r}")
+    if case == "c":
+        np.random.seed(1)
+        U = np.random.randn(2000, 3)
+        L = 0.3 * np.random.randn(3, 20)
+        return [np.random.randn(2000, 50) + (U @ L[:, i])[:, None] for i in range(20)]
+    raise ValueError(f"case must be 'a', 'b' or 'c'; got {case!r}")
 
 
 def run_case(case: str, method: str, seeds: list[int], n_t: int) -> dict:
@@ -94,13 +103,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--case", choices=["a", "b"], action="append")
+    p.add_argument("--case", choices=["a", "b", "c"], action="append")
     p.add_argument("--method", default="point_cloud", choices=["point_cloud", "smooth"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--n-t", type=int, default=200)
     p.add_argument("--json", action="store_true", help="(internal) run one case, print JSON")
     args = p.parse_args(argv)
-    cases = args.case or ["a", "b"]
+    cases = args.case or ["a", "b", "c"]
     if args.json:
         print(json.dumps(run_case(cases[0], args.method, args.seeds, args.n_t)))
         return 0

@@ -31,6 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import nnls
+from scipy.sparse import csr_matrix
+
+from .active_set import working_set_nnls
 
 try:  # scipy's compiled Lawson–Hanson without the per-call validation of the public wrapper
     from scipy.optimize._slsqplib import nnls as _nnls_compiled
@@ -139,6 +142,16 @@ def solve_anchor_points(
     for mu, Y in enumerate(frames):
         D, m = Y.shape
         S = np.vstack([Y, np.ones((1, m))])
+        if m > D + 1:  # no projected gradient for these
+            plan.append((mu, D, m, False, np.nan, np.inf))
+            continue
+        # the diagonal of S Sᵀ bounds its spectrum (λ_max ≥ max, λ_min ≤ min): when that bound
+        # on the condition number already rules projected gradient out, skip the eigenvalues
+        # (a (D+1)³ computation: seconds for the 3200-dimensional frames of 2-d manifolds)
+        diag = np.einsum("ij,ij->i", S, S)
+        if not diag.min() > 0 or _pg_iterations(diag.max() / diag.min()) > pg_max_iter:
+            plan.append((mu, D, m, False, np.nan, np.inf))
+            continue
         ev = np.linalg.eigvalsh(S @ S.T)
         cond = ev[-1] / ev[0] if ev[0] > 0 else np.inf
         use_pg = m <= D + 1 and _pg_iterations(cond) <= pg_max_iter
@@ -177,9 +190,22 @@ def _argmax_anchor(Y, t):
     return Y[:, np.argmax(t @ Y, axis=1)].T  # (n_t, D)
 
 
+WORKING_SET_MIN_POINTS = 100
+"""Manifolds with at least this many points solve their ill-conditioned anchor problems by
+the batched working-set Lawson–Hanson of :mod:`.active_set` (exact, KKT-checked on all points)
+before any per-draw Lawson–Hanson; smaller ones go straight to the per-draw solver, which is
+faster there."""
+
+
 def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
-    """Lawson–Hanson NNLS per draw for one manifold (ill-conditioned Gram matrix)."""
-    D, m = Y.shape
+    """Exact NNLS per draw for one manifold whose Gram matrix is ill-conditioned.
+
+    With m ≥ :data:`WORKING_SET_MIN_POINTS` points, first the batched working-set
+    Lawson–Hanson on the Gram matrix ``SᵀS`` (:func:`.active_set.working_set_nnls`; smooth
+    manifolds touch a handful of their points); every draw it leaves unsolved, and every draw
+    of a smaller manifold, by Lawson–Hanson on ``S`` itself.
+    """
+    m = Y.shape[1]
     n_t = T.shape[0]
     S = np.ascontiguousarray(np.vstack([Y, np.ones((1, m))]))
     Tk = np.array(T, dtype=np.float64, order="C")
@@ -188,14 +214,23 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     interior = proj.max(axis=1) <= 0
     beta = np.zeros((n_t, m))
     status = np.full(n_t, INTERIOR, dtype=np.int8)
-    for i in np.flatnonzero(~interior):
+    todo = np.flatnonzero(~interior)
+    if m >= WORKING_SET_MIN_POINTS and todo.size:
+        support, weights, ok = working_set_nnls(S.T @ S, proj[todo])
+        done = todo[ok]
+        rows = np.repeat(done, support.shape[1])
+        beta[rows, support[ok].ravel()] = weights[ok].ravel()
+        status[done] = LAWSON_HANSON
+        todo = todo[~ok]
+    for i in todo:
         try:
             beta[i] = _lawson_hanson(S, Tk[i], 50 * m)
             status[i] = LAWSON_HANSON
         except RuntimeError:
             beta[i] = np.nan
             status[i] = FAILED
-    return _finish(Y, T, S, beta, status)
+    # t·y_j + const per draw: its argmax is the Gaussian anchor's
+    return _finish(Y, T, S, beta, status, proj=proj if m >= WORKING_SET_MIN_POINTS else None)
 
 
 def _solve_chunk_pg(frames, draws, kappa, half_lmu, n_iter) -> list[AnchorDraws]:
@@ -257,14 +292,30 @@ def _solve_chunk_pg(frames, draws, kappa, half_lmu, n_iter) -> list[AnchorDraws]
     return results
 
 
-def _finish(Y, T, S, beta, status) -> AnchorDraws:
-    """Anchors, Δ and argmax anchors from the dual solutions β (shape (n_t, m))."""
+def _finish(Y, T, S, beta, status, proj=None) -> AnchorDraws:
+    """Anchors, Δ and argmax anchors from the dual solutions β (shape (n_t, m)).
+
+    ``proj`` (optional, shape (n_t, m)): ``t·y_j`` plus a constant per draw, from a caller
+    that has them (the working-set path of a large manifold): they give the argmax anchors
+    without another ``(n_t × D)·(D × m)`` product, and β, mostly zero there, is multiplied as
+    a sparse matrix.
+    """
     D = Y.shape[0]
     t = T[:, :D]
-    p = beta @ S.T  # projections Sβ, shape (n_t, D+1)
+    if proj is not None:
+        finite = np.isfinite(beta).all(axis=1)
+        p = np.full((beta.shape[0], S.shape[0]), np.nan)
+        p[finite] = np.asarray(csr_matrix(beta[finite]) @ S.T)
+    else:
+        p = beta @ S.T  # projections Sβ, shape (n_t, D+1)
     delta = np.einsum("ij,ij->i", p, p)
     lam = p[:, -1]  # Σβ (points have centre coordinate 1)
-    argmax = _argmax_anchor(Y, t) if D > 0 else np.zeros((T.shape[0], 0))
+    if D == 0:
+        argmax = np.zeros((T.shape[0], 0))
+    elif proj is not None:
+        argmax = Y[:, np.argmax(proj, axis=1)].T
+    else:
+        argmax = _argmax_anchor(Y, t)
     touching = (status != INTERIOR) & (status != FAILED) & (lam > 0) & (np.sqrt(delta) > 1e-12)
     anchors = argmax.copy()
     anchors[touching] = p[touching, :D] / lam[touching, None]

@@ -25,6 +25,7 @@ from ..manipulations import preserve_correlations, select_objects, select_sample
 from ..theory import ball_capacity, inverse_gardner
 from .anchors import ANCHOR_STATISTICS, SOLVER_STATUS, anchor_statistics, solve_anchor_points
 from .centres import CentreRankResult, optimal_centre_rank
+from .lowrank import OVERSAMPLING, low_rank_frame
 from .options import HEADLINE, GeometryOptions
 
 __all__ = ["ManifoldGeometryResult", "manifold_geometry"]
@@ -92,7 +93,8 @@ class ManifoldGeometryResult:
 
 
 def _as_manifolds(points) -> list[np.ndarray]:
-    """Validate the input and return one (n_neurons, n_valid_samples) float64 array per object."""
+    """Validate the input and return one (n_neurons, n_valid_samples) array per object
+    (float32 or float64 as given, other types as float64)."""
     if isinstance(points, np.ndarray) or not isinstance(points, Sequence):
         arr = np.asarray(points)
         if arr.ndim != 3:
@@ -120,7 +122,9 @@ def _as_manifolds(points) -> list[np.ndarray]:
         raise UserError(f"points needs at least 2 objects; got {len(mans)}")
     out = []
     for i, x in enumerate(mans):
-        x = np.asarray(x, dtype=np.float64)
+        # float32 stays float32 (a view of the input, no copy): each object is converted to
+        # float64 where it is used, so the input is never held twice (docs/geometry.md)
+        x = np.asarray(x, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
         if np.isinf(x).any():
             raise UserError(f"object {i}: points contain infinite values")
         nan = np.isnan(x)
@@ -181,6 +185,7 @@ def manifold_geometry(
     rng=None,
     blas_threads: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    frame_rank: int | None = None,
     **option_kwargs: Any,
 ) -> ManifoldGeometryResult:
     r"""Mean-field-theory geometry of a set of object manifolds.
@@ -210,6 +215,12 @@ def manifold_geometry(
         thread, ``docs/geometry.md#geometry-performance``); None leaves the setting alone.
     progress : callable, optional
         ``progress(done, total)`` is called as objects are finished.
+    frame_rank : int, optional
+        **Approximation, off by default**: keep only each manifold's top ``frame_rank``
+        principal directions, found by a randomized range finder (:mod:`.lowrank`), instead of
+        its exact frame — for manifolds of thousands of samples, where the exact frame costs
+        ``N m² + 9 m³`` operations per object. Manifolds with at most ``frame_rank + 16``
+        samples keep their exact frame.
 
     Returns
     -------
@@ -230,10 +241,17 @@ def manifold_geometry(
     mans = _as_manifolds(points)
     rng = np.random.default_rng(rng)
     rng_centres, rng_draws = rng.spawn(2)
+    if frame_rank is not None:
+        if isinstance(frame_rank, bool) or not isinstance(frame_rank, (int, np.integer)) or frame_rank < 1:
+            raise OptionError(f"frame_rank must be an integer >= 1 or None; got {frame_rank!r}")
+        # its own stream, spawned only when asked for: the default results are unchanged
+        opts_lowrank = (int(frame_rank), rng.spawn(1)[0])
+    else:
+        opts_lowrank = None
     t_start = time.perf_counter()
     limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
     try:
-        result = _manifold_geometry(mans, opts, rng, rng_centres, rng_draws, progress)
+        result = _manifold_geometry(mans, opts, rng, rng_centres, rng_draws, progress, opts_lowrank)
     finally:
         if limits is not None:
             limits.unregister()
@@ -261,7 +279,7 @@ def _shuffle_samples(mans: list[np.ndarray], rng: np.random.Generator) -> list[n
 def _origin(mans: list[np.ndarray], method: str) -> tuple[np.ndarray, np.ndarray]:
     """Object centres (N, P) and the global origin of the method."""
     counts = np.array([x.shape[1] for x in mans])
-    centres = np.stack([x.mean(axis=1) for x in mans], axis=1)  # (N, P)
+    centres = np.stack([x.mean(axis=1, dtype=np.float64) for x in mans], axis=1)  # (N, P)
     if method == "smooth":
         origin = centres.mean(axis=1)
     else:
@@ -269,7 +287,7 @@ def _origin(mans: list[np.ndarray], method: str) -> tuple[np.ndarray, np.ndarray
     return centres, origin
 
 
-def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws, progress) -> ManifoldGeometryResult:
+def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws, progress, lowrank=None) -> ManifoldGeometryResult:
     """Selections and controls, the common centre structure, then the per-object geometry
     (once, or per random neuron subset)."""
     method = opts.method
@@ -280,11 +298,11 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
         mans = _as_manifolds(x)
     # data far outside float64's comfortable range are rescaled by a power of two (exact;
     # every result but the centre norms is scale-free, and those are scaled back)
-    top = max(float(np.abs(x).max()) for x in mans)
+    top = max(max(float(x.max()), -float(x.min())) for x in mans)  # no |x| temporaries
     unit = 1.0
     if top > 0 and not 2.0**-100 <= top <= 2.0**100:
         unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
-        mans = [x / unit for x in mans]
+        mans = [np.asarray(x, dtype=np.float64) / unit for x in mans]
     centres, origin = _origin(mans, method)
     cres = optimal_centre_rank(
         centres,
@@ -312,7 +330,7 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
             )
         centres, origin = _origin(mans, method)
     if opts.n_neurons is None:
-        return _object_geometry(mans, centres, origin, basis, cres, opts, rng_draws, progress, unit)
+        return _object_geometry(mans, centres, origin, basis, cres, opts, rng_draws, progress, unit, lowrank)
     N = mans[0].shape[0]
     if opts.n_neurons > N:
         raise OptionError(f"geometry option 'n_neurons': {opts.n_neurons} asked for, the session has {N} non-silent neurons")
@@ -325,7 +343,7 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
         sub = [x[idx] for x in projected]
         c_sub, o_sub = _origin(sub, method)
         report = None if progress is None else (lambda d, t, _r=r: progress(_r * t + d, opts.neuron_repeats * t))
-        parts.append(_object_geometry(sub, c_sub, o_sub, empty, cres, opts, rng_draws.spawn(1)[0], report, unit))
+        parts.append(_object_geometry(sub, c_sub, o_sub, empty, cres, opts, rng_draws.spawn(1)[0], report, unit, lowrank))
     return _combine_subsets(parts, cres, N)
 
 
@@ -364,7 +382,7 @@ def _combine_subsets(parts: list[ManifoldGeometryResult], cres: CentreRankResult
 
 
 def _object_geometry(
-    mans, centres, origin, basis, cres, opts: GeometryOptions, rng_draws, progress, unit: float = 1.0
+    mans, centres, origin, basis, cres, opts: GeometryOptions, rng_draws, progress, unit: float = 1.0, lowrank=None
 ) -> ManifoldGeometryResult:
     method, n_t, kappa = opts.method, opts.draws, opts.kappa
     P = len(mans)
@@ -383,36 +401,50 @@ def _object_geometry(
             "its centre coincides with the global centre after removing the common subspace "
             "(identical manifolds?): geometry relative to the centre is undefined"
         )
-    frames: list[np.ndarray | None] = []
-    spectra = []
-    for mu, x in enumerate(mans):
-        A = x - centres[:, mu : mu + 1]
-        if undefined[mu]:
-            frames.append(None)
-            spectra.append(np.zeros(0))
-            continue
-        B = basis.T @ A
-        Y, lam = _frame(A, B, basis, cnorm[mu], _norms(x).max())
-        frames.append(Y)
-        spectra.append(lam)
-    defined = [mu for mu in range(P) if frames[mu] is not None]
-    draws = {mu: rng_draws.standard_normal((n_t, frames[mu].shape[0] + 1)) for mu in defined}
-
-    anchors: dict[int, Any] = {}
+    # objects are processed chunk by chunk (frames, draws, anchor points, statistics), so
+    # that only one chunk's (D × m) frames and (n_t × D) draws and anchors are held at once
+    # (a 2-d manifold of 3201 samples in 4096 neurons has a 3200 × 3201 frame); the draws
+    # are made in object order, as if all were drawn first
+    spectra = [np.zeros(0) for _ in range(P)]
+    frame_dim = np.full(P, -1)
+    defined = [mu for mu in range(P) if not undefined[mu]]
+    blank = {key: np.nan for key in ANCHOR_STATISTICS}
+    stats = [blank] * P
+    solver_counts = {name: 0 for name in SOLVER_STATUS}
     if defined:
         widest = max(mans[mu].shape[1] for mu in defined)
         chunk = max(1, min(len(defined), 2**22 // max(1, n_t * widest)))
         for start in range(0, len(defined), chunk):
             part = defined[start : start + chunk]
-            solved = solve_anchor_points([frames[mu] for mu in part], [draws[mu] for mu in part], kappa)
-            anchors.update(zip(part, solved))
+            frames = []
+            for mu in part:
+                x = np.asarray(mans[mu], dtype=np.float64)
+                # largest sample norm (a floor for rounding): one pass, no temporaries; the
+                # data are within 2^±100 here (rescaled above), so the squares cannot overflow
+                size = float(np.sqrt(np.einsum("ij,ij->j", x, x).max()))
+                A = x - centres[:, mu : mu + 1]
+                B = basis.T @ A
+                if lowrank is not None and min(A.shape) > lowrank[0] + OVERSAMPLING:
+                    Y, lam = low_rank_frame(A, B, basis, cnorm[mu], size, *lowrank)
+                else:
+                    Y, lam = _frame(A, B, basis, cnorm[mu], size)
+                del x, A, B
+                frames.append(Y)
+                spectra[mu] = lam
+                frame_dim[mu] = Y.shape[0]
+            draws = [rng_draws.standard_normal((n_t, Y.shape[0] + 1)) for Y in frames]
+            solved = solve_anchor_points(frames, draws, kappa)
+            del frames, draws
+            for mu, a in zip(part, solved):
+                stats[mu] = anchor_statistics(a, kappa, inverse_gardner)
+                for i, name in enumerate(SOLVER_STATUS):
+                    solver_counts[name] += int(np.sum(a.status == i))
+            del solved
             if progress is not None:
                 progress(min(len(defined), start + chunk), len(defined))
     elif progress is not None:
         progress(P, P)
 
-    blank = {key: np.nan for key in ANCHOR_STATISTICS}
-    stats = [anchor_statistics(anchors[mu], kappa, inverse_gardner) if mu in anchors else blank for mu in range(P)]
     objects = {key: np.array([s[key] for s in stats], dtype=float) for key in ANCHOR_STATISTICS}
     cap_key, dim_key = HEADLINE[method]
     with np.errstate(invalid="ignore"):
@@ -431,9 +463,7 @@ def _object_geometry(
         objects["spectral_radius"] = np.sqrt(s1) / cnorm
         objects["spectral_radius_original"] = np.sqrt(s2) / cnorm**2
     objects["centre_norm"] = np.where(undefined, np.nan, cnorm) * unit
-    objects["frame_dimension"] = np.array(
-        [np.nan if Y is None else Y.shape[0] for Y in frames], dtype=float
-    )
+    objects["frame_dimension"] = np.where(frame_dim < 0, np.nan, frame_dim).astype(float)
     for name in ("participation_ratio", "spectral_radius", "spectral_radius_original"):
         objects[name][undefined] = np.nan
     objects["n_valid_samples"] = counts.astype(float)
@@ -442,7 +472,7 @@ def _object_geometry(
     for mu in range(P):
         if mu in why or not np.isnan(objects["object_dimension"][mu]):
             continue
-        if frames[mu].shape[0] == 0:
+        if frame_dim[mu] == 0:
             what = "one valid sample" if counts[mu] == 1 else "samples that coincide within rounding"
             why[mu] = f"{what} (a point): no extent, so its dimensions are undefined"
         else:
@@ -466,8 +496,6 @@ def _object_geometry(
                 cres.mean_abs_corrcoef[list(cres.k).index(cres.n_common)]
             ),
         }
-    status = np.concatenate([a.status for a in anchors.values()]) if anchors else np.zeros(0, int)
-    solver_counts = {name: int(np.sum(status == i)) for i, name in enumerate(SOLVER_STATUS)}
     object_reason = np.array([why.get(mu, "") for mu in range(P)], dtype=object)
     reasons, result_status = _layer_reasons(objects, layer, object_reason, solver_counts, cres)
     if unit != 1.0:

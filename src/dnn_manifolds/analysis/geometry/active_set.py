@@ -1,0 +1,219 @@
+r"""Batched exact NNLS for many draws of one manifold on small working sets (private).
+
+For the anchor problems of one manifold (``docs/geometry.md#geometry-anchors``) with points
+:math:`s_j` (columns of ``S``, shape ``(D+1, m)``) and draws :math:`T_i`, the dual
+
+.. math:: \beta_i^* = \arg\min_{\beta \ge 0} \tfrac12 \beta^\top H \beta - q_i^\top \beta,
+          \qquad H = S^\top S\ (m\times m),\quad q_i = S^\top T_i,
+
+is the NNLS :math:`\min_{\beta\ge0}\|S\beta - T_i\|^2`. Smooth manifolds touch few points
+(typically 1–7 of hundreds or thousands), so each draw is solved on a *working set*
+:math:`W_i` of ``w`` points (at first the ``w`` largest :math:`q_{ij}`) by Lawson–Hanson on
+the Gram block :math:`H_{W_iW_i}` — batched over draws, with the passive-set systems solved as
+one stack of ``w × w`` systems (inactive coordinates masked to the identity). The solution is
+then checked against the KKT conditions on **all** m points,
+
+.. math:: g = H\beta - q \ge -\epsilon,\quad \beta \ge 0,\quad \beta\circ g = 0
+
+(relative to :math:`\max_j |q_{ij}|`); a draw that fails gets the most violating points swapped
+into its working set and is solved again (a few rounds). Draws still failing are reported, for
+the caller's exact per-draw fallback. A solution passing the check is the exact NNLS solution
+(the problem is convex, so KKT is sufficient) up to the tolerance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+__all__ = ["working_set_nnls"]
+
+
+def _batched_lawson_hanson(Hw: np.ndarray, qw: np.ndarray, max_iter: int, tol: np.ndarray):
+    """Lawson–Hanson on the quadratic forms ``½βᵀHβ − qᵀβ`` of a batch.
+
+    Parameters
+    ----------
+    Hw : ndarray of shape (n, w, w)
+        Gram blocks (symmetric positive semi-definite).
+    qw : ndarray of shape (n, w)
+    max_iter : int
+        Outer iterations (each adds one coordinate to the passive set).
+    tol : ndarray of shape (n,)
+        A coordinate enters when its negative gradient ``q − Hβ`` exceeds this.
+
+    Returns
+    -------
+    beta : ndarray of shape (n, w)
+    ok : ndarray of bool, shape (n,)
+        False where a solve broke down (singular passive block) or the iteration limit hit.
+    """
+    n, w = qw.shape
+    beta = np.zeros((n, w))
+    passive = np.zeros((n, w), dtype=bool)
+    ok = np.ones(n, dtype=bool)
+    eye = np.eye(w, dtype=bool)
+    running = np.arange(n)
+    for _ in range(max_iter):
+        if running.size == 0:
+            break
+        b, P = beta[running], passive[running]
+        neg_grad = qw[running] - np.einsum("nij,nj->ni", Hw[running], b)
+        cand = np.where(P, -np.inf, neg_grad)
+        j = np.argmax(cand, axis=1)
+        enter = cand[np.arange(running.size), j] > tol[running]
+        running = running[enter]
+        if running.size == 0:
+            break
+        passive[running, j[enter]] = True
+        # inner loop: keep the passive-set solution feasible
+        inner = running
+        for _ in range(2 * w + 2):
+            if inner.size == 0:
+                break
+            P = passive[inner]
+            both = P[:, :, None] & P[:, None, :]
+            A = np.where(both, Hw[inner], 0.0) + np.where(~P[:, :, None] & eye, 1.0, 0.0)
+            rhs = np.where(P, qw[inner], 0.0)
+            try:
+                z = np.linalg.solve(A, rhs[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                z = np.full_like(rhs, np.nan)
+                for i in range(inner.size):
+                    try:
+                        z[i] = np.linalg.solve(A[i], rhs[i])
+                    except np.linalg.LinAlgError:
+                        pass
+            bad = ~np.isfinite(z).all(axis=1)
+            if bad.any():
+                ok[inner[bad]] = False
+                passive[inner[bad]] = False
+                keep = ~bad
+                inner, z, P = inner[keep], z[keep], P[keep]
+                if inner.size == 0:
+                    break
+            feasible = ~(P & (z <= 0)).any(axis=1)
+            beta[inner[feasible]] = np.where(P[feasible], z[feasible], 0.0)
+            inner, z, P = inner[~feasible], z[~feasible], P[~feasible]
+            if inner.size == 0:
+                break
+            b = beta[inner]
+            shrink = P & (z <= 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(shrink, b / (b - z), np.inf)
+            alpha = np.clip(ratio.min(axis=1), 0.0, 1.0)
+            b = b + alpha[:, None] * (z - b)
+            drop = P & (b <= 1e-15 * np.abs(b).max(axis=1, keepdims=True))
+            b[drop] = 0.0
+            passive[inner] = P & ~drop
+            beta[inner] = b
+        else:
+            ok[inner] = False
+        running = running[ok[running]]
+    else:
+        ok[running] = False
+    return beta, ok
+
+
+def working_set_nnls(
+    H: np.ndarray,
+    Q: np.ndarray,
+    *,
+    width: int = 24,
+    rounds: int = 6,
+    rtol: float = 1e-9,
+    chunk_elements: int = 2**23,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Exact NNLS duals of many draws of one manifold, on working sets.
+
+    Parameters
+    ----------
+    H : ndarray of shape (m, m)
+        Gram matrix :math:`S^\top S` of the manifold's points.
+    Q : ndarray of shape (n, m)
+        :math:`q_i = S^\top T_i` of each draw (rows); draws with all :math:`q_{ij} \le 0` are
+        interior (β = 0) and may be left out by the caller.
+    width : int
+        Working-set size w (all m points when m ≤ w).
+    rounds : int
+        Working-set updates before a draw is given up.
+    rtol : float
+        KKT tolerance, relative to :math:`\max_j |q_{ij}|`.
+    chunk_elements : int
+        Bound on the ``(draws, m)`` arrays of the KKT check (memory control).
+
+    Returns
+    -------
+    support : ndarray of int, shape (n, w)
+        Working set of each draw (point indices).
+    beta : ndarray of shape (n, w)
+        Dual weights on ``support`` (zero elsewhere); rows of failed draws are NaN.
+    ok : ndarray of bool, shape (n,)
+        Whether the draw passed the KKT check on all m points.
+    """
+    n, m = Q.shape
+    w = min(width, m)
+    scale = np.abs(Q).max(axis=1) + 1e-300
+    if w == m:
+        W = np.broadcast_to(np.arange(m), (n, m)).copy()
+    else:
+        W = np.argpartition(-Q, w - 1, axis=1)[:, :w]
+    beta = np.zeros((n, w))
+    ok = np.zeros(n, dtype=bool)
+    todo = np.arange(n)
+    rows = max(1, chunk_elements // max(1, m))
+    for _ in range(rounds):
+        if todo.size == 0:
+            break
+        Wt = W[todo]
+        Hw = H[Wt[:, :, None], Wt[:, None, :]]
+        qw = np.take_along_axis(Q[todo], Wt, axis=1)
+        b, solved = _batched_lawson_hanson(Hw, qw, 3 * w, 1e-13 * scale[todo])
+        beta[todo] = b
+        # KKT on all m points: g = Hβ − q, with β (supported on W, mostly zero) as a sparse
+        # matrix so that the product costs (nonzeros × m), not (draws × w × m)
+        viol = np.zeros(todo.size)
+        worst = np.zeros((todo.size, w), dtype=np.int64)
+        nworst = np.zeros(todo.size, dtype=np.int64)
+        for s in range(0, todo.size, rows):
+            sl = slice(s, s + rows)
+            bs, Ws = np.nan_to_num(b[sl]), Wt[sl]
+            nz = bs != 0
+            r_idx = np.nonzero(nz)[0]
+            B = csr_matrix((bs[nz], (r_idx, Ws[nz])), shape=(bs.shape[0], m))
+            g = np.asarray(B @ H) - Q[todo[sl]]
+            full = B.toarray()
+            v = np.abs(np.minimum(full, g)) / scale[todo[sl], None]
+            viol[sl] = v.max(axis=1)
+            # for the draws that failed, the candidates to swap in: the most negative
+            # gradients outside the support
+            fail = np.flatnonzero(viol[sl] > rtol)
+            if fail.size == 0 or w == m:
+                continue
+            gg = np.where(full[fail] > 0, np.inf, g[fail])
+            idx = np.argpartition(gg, w - 1, axis=1)[:, :w]
+            order = np.argsort(np.take_along_axis(gg, idx, axis=1), axis=1)
+            rows_f = s + fail
+            worst[rows_f] = np.take_along_axis(idx, order, axis=1)
+            nworst[rows_f] = (np.take_along_axis(gg, worst[rows_f], axis=1) < -rtol * scale[todo[rows_f], None]).sum(axis=1)
+        good = solved & (viol <= rtol)
+        ok[todo[good]] = True
+        retry = ~good
+        if w == m:  # nothing to swap in: the full problem failed
+            break
+        # new working set: the support, then the most violating points, then the rest of W
+        for i in np.flatnonzero(retry):
+            d = todo[i]
+            supp = Wt[i][b[i] > 0] if solved[i] else np.zeros(0, dtype=np.int64)
+            new = [supp, worst[i][: nworst[i]], Wt[i]]
+            merged = np.concatenate(new)
+            _, first = np.unique(merged, return_index=True)
+            merged = merged[np.sort(first)][:w]
+            if merged.size < w:  # pad with further top-q points
+                rest = np.argsort(-Q[d])
+                rest = rest[~np.isin(rest, merged)]
+                merged = np.concatenate([merged, rest[: w - merged.size]])
+            W[d] = merged
+        todo = todo[retry]
+    beta[~ok] = np.nan
+    return W, beta, ok

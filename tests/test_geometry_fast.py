@@ -1,0 +1,107 @@
+"""Fast paths of the geometry equal the reference paths on small cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import nnls
+
+from dnn_manifolds.analysis.geometry import anchors, manifold_geometry
+from dnn_manifolds.analysis.geometry.active_set import working_set_nnls
+
+
+def _smooth_points(m: int, dim: int = 60, seed: int = 0) -> np.ndarray:
+    """(dim+1, m) points s_j = (y_j, 1) of a rectified smooth 2-d sheet (ill-conditioned)."""
+    rng = np.random.default_rng(seed)
+    u = np.linspace(-1, 1, m)
+    v = np.sin(3 * u)
+    prof = np.stack([u, v, u * v, u**2, np.cos(np.pi * u)])
+    Y = np.maximum(rng.standard_normal((dim, 5)) @ prof + 0.3, 0.0) * 0.3
+    Y -= Y.mean(axis=1, keepdims=True)
+    return np.vstack([Y, np.ones((1, m))])
+
+
+@pytest.mark.parametrize("m, width", [(150, 24), (40, 64), (300, 8)])
+def test_working_set_nnls_equals_lawson_hanson(m, width):
+    S = _smooth_points(m)
+    rng = np.random.default_rng(1)
+    T = rng.standard_normal((200, S.shape[0]))
+    Q = T @ S
+    keep = Q.max(axis=1) > 0
+    T, Q = T[keep], Q[keep]
+    support, beta, ok = working_set_nnls(S.T @ S, Q, width=width)
+    assert ok.mean() > 0.8  # the rest are reported for the per-draw fallback
+    for i in np.flatnonzero(ok):
+        ref = nnls(S, T[i], maxiter=50 * m)[0]
+        b = np.zeros(m)
+        b[support[i]] = beta[i]
+        assert np.abs(S @ (b - ref)).max() <= 1e-9 * (1 + np.abs(S @ ref).max())
+        assert (b >= 0).all()
+    assert np.isnan(beta[~ok]).all()
+
+
+def test_large_manifold_path_equals_per_draw_path(monkeypatch):
+    """The working-set path (m ≥ WORKING_SET_MIN_POINTS) gives the per-draw solver's numbers."""
+    rng = np.random.default_rng(3)
+    m = 120
+    u = np.linspace(-1, 1, m)
+    prof = np.stack([u, u**2 - 1 / 3, np.sin(np.pi * u), np.cos(np.pi * u)])
+    x = np.stack(
+        [np.maximum(rng.standard_normal((300, 1)) + rng.standard_normal((300, 4)) @ prof * 0.6, 0) for _ in range(5)],
+        axis=2,
+    )
+    monkeypatch.setattr(anchors, "WORKING_SET_MIN_POINTS", 10**9)
+    ref = manifold_geometry(x, method="smooth", n_t=200, rng=0)
+    monkeypatch.setattr(anchors, "WORKING_SET_MIN_POINTS", 100)
+    fast = manifold_geometry(x, method="smooth", n_t=200, rng=0)
+    assert fast.solver_counts == ref.solver_counts
+    for key, val in ref.objects.items():
+        np.testing.assert_allclose(fast.objects[key], val, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_float32_input_is_analysed_as_float64_without_a_whole_copy():
+    """float32 responses give bit-identical results to their float64 copy (each object is
+    converted where it is used); the per-object list keeps views of the input."""
+    from dnn_manifolds.analysis.geometry.mft import _as_manifolds
+
+    rng = np.random.default_rng(5)
+    x = np.maximum(rng.standard_normal((200, 30, 6)) + 0.5, 0).astype(np.float32)
+    mans = _as_manifolds(x)
+    assert all(m.dtype == np.float32 and np.shares_memory(m, x) for m in mans)
+    a = manifold_geometry(x, method="smooth", n_t=100, rng=0)
+    b = manifold_geometry(x.astype(np.float64), method="smooth", n_t=100, rng=0)
+    assert a.layer == b.layer
+    for key in a.objects:
+        np.testing.assert_array_equal(a.objects[key], b.objects[key], err_msg=key)
+    assert a.solver_counts == b.solver_counts
+
+
+def test_low_rank_frame_spans_a_low_rank_manifold_exactly():
+    """On points of rank 6 < r the range finder's frame reproduces the Gram matrix."""
+    from dnn_manifolds.analysis.geometry.lowrank import low_rank_frame
+
+    rng = np.random.default_rng(7)
+    N, m = 400, 120
+    A = rng.standard_normal((N, 6)) @ rng.standard_normal((6, m))
+    A -= A.mean(axis=1, keepdims=True)
+    basis = np.linalg.qr(rng.standard_normal((N, 2)))[0]
+    B = basis.T @ A
+    Ap = A - basis @ B
+    Y, lam = low_rank_frame(A, B, basis, 2.0, float(np.abs(A).max()), 20, np.random.default_rng(0))
+    assert Y.shape == (6, m)
+    np.testing.assert_allclose(Y.T @ Y, Ap.T @ Ap / 4.0, atol=1e-9 * np.abs(Ap.T @ Ap).max())
+    np.testing.assert_allclose(lam[:6], np.linalg.eigvalsh(Ap.T @ Ap)[::-1][:6], rtol=1e-9)
+
+
+def test_frame_rank_is_off_by_default_and_validated():
+    from dnn_manifolds.errors import OptionError
+
+    rng = np.random.default_rng(8)
+    x = np.maximum(rng.standard_normal((150, 60, 4)) + 0.3, 0)
+    a = manifold_geometry(x, method="smooth", n_t=50, rng=0)
+    b = manifold_geometry(x, method="smooth", n_t=50, rng=0, frame_rank=None)
+    assert a.layer == b.layer
+    c = manifold_geometry(x, method="smooth", n_t=50, rng=0, frame_rank=8)
+    assert (c.objects["frame_dimension"] == 8).all()
+    with pytest.raises(OptionError, match="frame_rank"):
+        manifold_geometry(x, method="smooth", n_t=50, rng=0, frame_rank=0)
