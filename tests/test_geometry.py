@@ -14,6 +14,7 @@ import xarray as xr
 from scipy.optimize import minimize, nnls
 
 from dnn_manifolds.data import dataset as dsmod
+from dnn_manifolds.data import storage
 from dnn_manifolds.analysis.geometry.anchors import (
     INTERIOR,
     LAWSON_HANSON,
@@ -489,7 +490,7 @@ def test_geometry_dataset_layout_and_determinism():
 def test_cli_geometry_writes_netcdf(tmp_path, capsys):
     ds = small_dataset(np.random.default_rng(20))
     src = tmp_path / "in.nc"
-    dsmod.save_dataset(ds, src)
+    storage.save_dataset(ds, src)
     dst = tmp_path / "out" / "geo.nc"
     rc = cli_main(
         [
@@ -564,7 +565,7 @@ def test_manifold_geometry_rejects_bad_points(points, match):
 def test_cli_bad_arguments_exit_with_one_line_error(tmp_path, capsys):
     ds = small_dataset(np.random.default_rng(22), n_sessions=1)
     src = tmp_path / "in.nc"
-    dsmod.save_dataset(ds, src)
+    storage.save_dataset(ds, src)
     dst = tmp_path / "out.nc"
     for args, match in (
         (["--method", "bogus"], "invalid choice: 'bogus'"),
