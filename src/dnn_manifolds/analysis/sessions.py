@@ -75,6 +75,7 @@ def run_sessions(
     *,
     fill_value: Mapping[str, Any] | None = None,
     on_session: Callable[[int, int, str], None] | None = None,
+    dtype: Any = np.float64,
 ) -> tuple[xr.Dataset, list[str]]:
     """Run ``analyse`` on the chosen sessions; return the stacked result and the titles.
 
@@ -91,6 +92,9 @@ def run_sessions(
         Fill values, by variable, where sessions' curves have different lengths (default NaN).
     on_session : callable, optional
         ``on_session(position, n_sessions, title)`` before each session (progress display).
+    dtype : numpy dtype or None, default float64
+        What each session is read as (:func:`~dnn_manifolds.data.session_data`); ``None`` keeps
+        the stored precision, for analyses that convert per object.
     """
     dataset = as_dataset(dataset)
     indices, single = resolve_sessions(dataset, session)
@@ -99,7 +103,7 @@ def run_sessions(
     for position, (s, title) in enumerate(zip(indices, titles)):
         if on_session is not None:
             on_session(position, len(indices), title)
-        parts.append(analyse(session_data(dataset, s), s, title))
+        parts.append(analyse(session_data(dataset, s, dtype=dtype), s, title))
     coords = {"session": np.array(titles, dtype=object)}
     for name in SESSION_COORDS:
         if name in dataset.coords:

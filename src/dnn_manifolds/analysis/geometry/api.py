@@ -118,7 +118,8 @@ def geometry(
         return to_dataset(res, object_ids, labels, entropy)
 
     try:
-        out, titles = run_sessions(dataset, session, analyse, on_session=on_session)
+        # float32 sessions stay float32: manifold_geometry converts object by object
+        out, titles = run_sessions(dataset, session, analyse, on_session=on_session, dtype=None)
     finally:
         if bar is not None:
             bar.close()
