@@ -18,12 +18,13 @@ from ...validation import check_memory, check_number
 from ..manipulations import SessionReference, apply_data_options, ball_manifolds
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .balls import prepare_balls
+from .basis import unit_roundoff
 from .fit import fit_transition
+from .inplace import in_place_options
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
 from .repetitions import Estimator, Runner, check_jobs, resolve_key
 from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
-from .basis import unit_roundoff
 from .search import crossing_status, default_jumps, search_critical_n
 
 __all__ = ["capacity", "critical_capacity"]
@@ -107,7 +108,7 @@ def critical_capacity(
 
 def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, reference, precision: float):
     """Validated, selected and manipulated data as a problem (manifolds or balls)."""
-    pts = check_points(points)
+    pts = check_points(points, keep_float32=in_place_options(opts))  # no copy for the in-place path
     if opts.balls != "none" or opts.manipulates or opts.n_objects is not None or opts.samples_jump != 1:
         rng = np.random.default_rng(np.random.SeedSequence(list(key) + [4]))
         pts = check_points(apply_data_options(pts, opts, reference=reference, rng=rng))
