@@ -128,3 +128,19 @@ def test_in_place_path_is_declined_when_it_does_not_apply():
     assert inplace.prepare_in_place(low_rank, key, opts, 2.0**-24) is None
     assert inplace.prepare_in_place(x, key, cap.CapacityOptions(), 2.0**-24) is None  # no cutting plane
     assert inplace.prepare_in_place(x, key, cap.CapacityOptions(cutting_plane=True, zscore=True), 2.0**-24) is None
+
+
+def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
+    x = _arcs(24, 25, 12)
+    opts = cap.CapacityOptions(cutting_plane=True, max_samples=9)
+    problem = cap_problem.prepare(x, resolve_key(6), opts, precision=2.0**-24)
+    assert problem.lazy and problem.order is not None
+    tasks = [(n, rep) for n in (5, 9, 30) for rep in range(5)]
+    together = cap_problem.run_lockstep(problem, tasks)
+    alone = [cap_problem._lazy_cutting_plane(problem, n, rep) for n, rep in tasks]
+    assert [r.separable for r in together] == [r.separable for r in alone]
+    assert {r.separable for r in together} == {True, False}
+    serial = cap.separable_fraction(x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24)
+    pooled = cap.separable_fraction(x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24, jobs=2)
+    np.testing.assert_array_equal(serial.outcomes, pooled.outcomes)
+    assert serial.outcomes.size == serial.n_attempts

@@ -73,7 +73,6 @@ def basis_fields(
     z: np.ndarray | None,
     w: np.ndarray,
     b: float,
-    z_abs: np.ndarray | None = None,
     y: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Values ``w·(Z B_{:,k}) + b`` of every sample and their rounding bounds ``β_k``.
@@ -90,12 +89,10 @@ def basis_fields(
         Separator weights on the features.
     b : float
         Its bias.
-    z_abs : ndarray of shape (n, r), optional
-        ``|Z|``, if already at hand.
     y : ndarray of shape (K,), optional
         Labels of the samples (basis order). With a float32 basis, the pass is one float32
         product (a screen, with its own rigorous bound :func:`_screen`) and only the samples
-        whose sign the screen leaves open, ``|y_k field_k| ≤`` its bound, are recomputed in
+        whose sign the screen leaves open, ``|field_k| ≤`` its bound, are recomputed in
         float64 from their columns. Without ``y`` every block is converted to float64.
 
     Returns
@@ -107,59 +104,75 @@ def basis_fields(
         A bound on ``|field_k − (w·Z B_{:,k} + b)|``: ``β_k`` (module docstring), or the screen's
         bound where the screen's value is kept.
     """
+    return fields_many(basis, norms, [in_basis(z, w, b)], screen=y is not None)[0]
+
+
+def in_basis(z: np.ndarray | None, w: np.ndarray, b: float) -> tuple[np.ndarray, float, float, int]:
+    """A separator ``(w, b)`` on the features ``Z B`` as ``(ĝ, b, ‖h‖, n)`` on ``B``:
+    ``ĝ = fl(Zᵀ w)`` (shape (r,)), ``h = |Z|ᵀ|w|``, ``n`` the rows of ``Z`` (0 without ``Z``)."""
     w = np.asarray(w, dtype=np.float64)
     if z is None:
-        g = w
-        h_norm = float(np.linalg.norm(w))
-        n_inner = 0
-    else:
-        z64 = np.asarray(z, dtype=np.float64)
-        g = z64.T @ w
-        z_abs = np.abs(z64) if z_abs is None else z_abs
-        h_norm = float(np.linalg.norm(z_abs.T @ np.abs(w)))
-        n_inner = z.shape[0]
+        return w, float(b), float(np.linalg.norm(w)), 0
+    return z.T @ w, float(b), float(np.linalg.norm(np.abs(z).T @ np.abs(w))), z.shape[0]
+
+
+def fields_many(
+    basis: np.ndarray, norms: np.ndarray, separators: list, *, screen: bool = True
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    r""":func:`basis_fields` of several separators (:func:`in_basis`) in one pass over ``B``.
+
+    The separators' ``ĝ`` are stacked into a ``(m, r)`` matrix, so the pass is one matrix
+    product ``(m, r) × (r, K)`` (float32 screen for a float32 ``B`` when ``screen``, else float64
+    by blocks): ``m`` checks for little more than the memory traffic of one. Each result is
+    exactly what :func:`basis_fields` gives for that separator alone.
+    """
     r, k = basis.shape
-    scale = 2.0 * (n_inner + r + 2) * EPS * (1.0 + 1e-6)
-    if not math.isfinite(h_norm):
-        return np.full(k, np.nan), np.full(k, np.inf)
+    m = len(separators)
+    out: list = [None] * m
+    live = [i for i, (g, _, h, _) in enumerate(separators) if math.isfinite(h) and np.all(np.isfinite(g))]
+    for i in set(range(m)) - set(live):
+        out[i] = (np.full(k, np.nan), np.full(k, np.inf))
+    if not live:
+        return out
+    gs = np.stack([separators[i][0] for i in live])
     if basis.dtype == np.float64:
-        field = g @ basis + b
-    elif y is not None:
-        field, bound = _screen(basis, norms, g, b)
-        bound += scale * (h_norm * norms + abs(b))
-        open_ = np.flatnonzero(np.abs(field) <= bound)
-        if open_.size:
-            exact = np.empty(open_.size)
-            for start in range(0, open_.size, BLOCK):
-                cols = open_[start : start + BLOCK]
-                exact[start : start + cols.size] = g @ gather_columns(basis, cols)
-            field[open_] = exact + b
-            bound[open_] = scale * (h_norm * norms[open_] + abs(b))
-        return field, bound
+        prod, prod_bound = gs @ basis, None
+    elif screen:
+        g_norm = np.linalg.norm(gs, axis=1)
+        safe = np.where(g_norm > 0, g_norm, 1.0)
+        prod = ((gs / safe[:, None]).astype(np.float32) @ basis).astype(np.float64)
+        prod *= g_norm[:, None]
+        prod_bound = _screen_bound(r, g_norm, norms)
     else:
-        field = np.empty(k)
+        prod, prod_bound = np.empty((len(live), k)), None
         for sl in _blocks(k):
-            field[sl] = g @ np.asarray(basis[:, sl], dtype=np.float64)
-        field += b
-    return field, scale * (h_norm * norms + abs(b))
+            prod[:, sl] = gs @ np.asarray(basis[:, sl], dtype=np.float64)
+    for row, i in enumerate(live):
+        g, b, h_norm, n_inner = separators[i]
+        scale = 2.0 * (n_inner + r + 2) * EPS * (1.0 + 1e-6)
+        field = prod[row] + b
+        exact_bound = scale * (h_norm * norms + abs(b))
+        if prod_bound is None:
+            out[i] = (field, exact_bound)
+            continue
+        bound = prod_bound[row] + exact_bound
+        open_ = np.flatnonzero(np.abs(field) <= bound)
+        for start in range(0, open_.size, BLOCK):
+            cols = open_[start : start + BLOCK]
+            field[cols] = g @ gather_columns(basis, cols) + b
+            bound[cols] = exact_bound[cols]
+        out[i] = (field, bound)
+    return out
 
 
-def _screen(basis: np.ndarray, norms: np.ndarray, g: np.ndarray, b: float) -> tuple[np.ndarray, np.ndarray]:
-    r"""``ĝ·B_{:,k} + b`` by one float32 product over a float32 ``B``, with a rigorous bound.
+def _screen_bound(r: int, g_norm: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    r"""Bound of the float32 screen (:func:`fields_many`), shape (m, K).
 
     ``ĝ`` is scaled to unit norm and rounded to float32 (``|ĝ₃₂ − ĝ/‖ĝ‖| ≤ u₃₂ |ĝ|/‖ĝ‖``); any
     float32 dot product of length ``r`` errs by at most ``γ_r |ĝ₃₂|·|B_k|`` (whatever the order
     of summation), so the value ``‖ĝ‖ fl₃₂(ĝ₃₂·B_k) + b`` is within
     ``(r + 2) u₃₂ (1 + 10^{-6}) ‖ĝ‖ ‖B_k‖`` of ``ĝ·B_k + b`` (Cauchy–Schwarz; ``u₃₂ = 2^{-24}``),
-    plus the float64 rounding of the scaling and the bias, covered by the caller's ``β_k``.
+    plus the float64 rounding of the scaling and the bias, covered by ``β_k``.
     """
-    g_norm = float(np.linalg.norm(g))
-    if g_norm == 0.0:
-        return np.full(basis.shape[1], float(b)), np.zeros(basis.shape[1])
-    g32 = (g / g_norm).astype(np.float32)
-    field = (g32 @ basis).astype(np.float64)
-    field *= g_norm
-    field += b
     u32 = float(np.finfo(np.float32).eps) / 2
-    bound = (basis.shape[0] + 2) * u32 * (1.0 + 1e-6) * g_norm * norms
-    return field, bound
+    return (r + 2) * u32 * (1.0 + 1e-6) * g_norm[:, None] * norms[None, :]

@@ -21,12 +21,12 @@ from ...validation import ArgumentTypeError
 from ..controls import apply_control, zscore_parameters
 from . import lp as _lp
 from .basis import power_of_two, precision_basis, unit_roundoff
-from .lazy import basis_fields, column_norms, gather_columns
+from .lazy import column_norms, fields_many, gather_columns, in_basis
 from .lp import SeparabilityResult, verify_separator
 from .options import CapacityOptions
 from .separability import decide
 
-__all__ = ["Problem", "check_points", "prepare", "run_task"]
+__all__ = ["Problem", "check_points", "prepare", "run_lockstep", "run_task", "run_tasks"]
 
 _NESTED_BLOCK = 64
 """Rows of the nested Gaussian matrix drawn per stream block."""
@@ -316,14 +316,43 @@ def _lazy_cutting_plane(problem: Problem, n: int, rep: int) -> SeparabilityResul
     """The cutting plane of :func:`_cutting_plane` with only the working set's features formed
     and every candidate checked in the basis' coordinates (:mod:`.lazy`,
     ``docs/capacity.md#capacity-lazy``): the same draws, the same exact decisions."""
+    return run_lockstep(problem, [(n, rep)])[0]
+
+
+def run_lockstep(problem: Problem, tasks: list[tuple[int, int]]) -> list[SeparabilityResult]:
+    """Lazy cutting planes of several repetitions ``(n, rep)`` in lockstep: each round, the
+    candidates of all unfinished repetitions are checked in one pass over the basis
+    (:func:`.lazy.fields_many`). Each decision is exactly the one made alone."""
+    steps = [_lazy_steps(problem, n, rep) for n, rep in tasks]
+    results: list = [None] * len(steps)
+    requests: dict[int, tuple] = {}
+
+    def advance(i: int, answer) -> None:
+        try:
+            requests[i] = steps[i].send(answer)
+        except StopIteration as done:
+            results[i] = done.value
+
+    for i in range(len(steps)):
+        advance(i, None)
+    while requests:
+        ids = sorted(requests)
+        batch = [requests.pop(i) for i in ids]
+        answers = fields_many(problem.basis, problem.basis_norms, batch)
+        for i, answer in zip(ids, answers):
+            advance(i, answer)
+    return results
+
+
+def _lazy_steps(problem: Problem, n: int, rep: int):
+    """Generator of one lazy cutting plane: yields each candidate separator in the basis'
+    coordinates (:func:`.lazy.in_basis`), receives its ``(field, bound)`` over all samples
+    (basis order), returns the :class:`SeparabilityResult`."""
     opts = problem.opts
     z, y_obj, rng = _draw(problem, n, rep)
     z = None if z is None else z.astype(np.float64)  # the draw itself, exactly
-    z_abs = None if z is None else np.abs(z)
     y = y_obj[problem.obj_index]  # object-major
     order = problem.order if problem.order is not None else np.arange(y.size)
-    y_basis = np.empty_like(y)
-    y_basis[order] = y
     active = _initial_working_set(problem, rng)
     slot = np.full(y.size, -1, dtype=np.int64)  # object-major sample -> column of `store`
     store = np.empty((problem.rank if z is None else z.shape[0], 0))
@@ -345,7 +374,7 @@ def _lazy_cutting_plane(problem: Problem, n: int, rep: int) -> SeparabilityResul
         used_fallback |= res.status == _lp.FALLBACK
         if res.separable is not True:  # not separable on a subset ⇒ not separable; or failed
             break
-        field_, bound = basis_fields(problem.basis, problem.basis_norms, z, res.w, res.b, z_abs, y_basis)
+        field_, bound = yield in_basis(z, res.w, res.b)
         score = y * field_[order] - bound[order]  # > 0: separated, rounding included
         if np.all((score > 0) | active):  # the working set was verified by the LP itself
             break
@@ -372,3 +401,11 @@ def run_task(problem: Problem, n: int, rep: int) -> tuple[bool | None, str]:
     else:
         res = decide(feats, y, method=problem.opts.method, gamma_tol=problem.opts.gamma_tol)
     return res.separable, res.status
+
+
+def run_tasks(problem: Problem, tasks: list[tuple[int, int]]) -> list[tuple[bool | None, str]]:
+    """:func:`run_task` for several repetitions; lazy cutting planes run in lockstep
+    (:func:`run_lockstep`). Results do not depend on how tasks are grouped."""
+    if problem.lazy:
+        return [(r.separable, r.status) for r in run_lockstep(problem, tasks)]
+    return [run_task(problem, n, rep) for n, rep in tasks]
