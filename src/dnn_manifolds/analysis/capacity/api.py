@@ -20,10 +20,10 @@ from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .balls import prepare_balls
 from .basis import unit_roundoff
 from .fit import fit_transition
-from .inplace import in_place_options
+from .inplace import SUBSET_EXTRA, in_place_options
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
-from .repetitions import Estimator, Runner, check_jobs, resolve_key
+from .repetitions import LOCKSTEP, Estimator, Runner, check_jobs, resolve_key
 from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
 from .search import crossing_status, default_jumps, search_critical_n
 
@@ -216,7 +216,10 @@ def check_resources(dataset: xr.Dataset, opts: CapacityOptions) -> None:
 
     Per session: the samples (``N × K``), their basis and factor (``K²``), the features and
     canonical matrices of one decision (a few ``n × K``), and the per-repetition outcomes of
-    every tested ``n`` (``n_tested × max_repetitions``, kept for the output).
+    every tested ``n`` (``n_tested × max_repetitions``, kept for the output). A session
+    prepared in place for the lazy cutting plane (``docs/capacity.md#capacity-lazy``) needs
+    the session's float64 values once, the rank subset's QR (a few ``N × (N + 257)``) and, per
+    group of repetitions in lockstep, their Gaussian matrices (at most a few ``N × N`` each).
     """
     if TUNING not in dataset.data_vars:
         return
@@ -225,7 +228,11 @@ def check_resources(dataset: xr.Dataset, opts: CapacityOptions) -> None:
     hi = opts.repetition_bounds[1]
     jumps = opts.jumps or default_jumps(n)
     tested = min(n, n // jumps + 2 * math.ceil(math.log2(n + 1)) + 4)
-    needed = 8.0 * (6 * n * k + 3 * k * k + 2 * tested * hi * sizes["session"])
+    outcomes = 2 * tested * hi * sizes["session"]
+    if in_place_options(opts) and k >= n + 1 + SUBSET_EXTRA:
+        needed = 8.0 * (n * k + 6 * (n + 1) * (n + 1 + SUBSET_EXTRA) + 3 * LOCKSTEP * n * n + outcomes)
+    else:
+        needed = 8.0 * (6 * n * k + 3 * k * k + outcomes)
     check_memory(
         needed,
         f"capacity of {sizes['session']} session(s) of N = {n} neurons and K = {k} samples "

@@ -361,6 +361,7 @@ def _lazy_steps(problem: Problem, n: int, rep: int):
         nonlocal store
         new = idx[slot[idx] < 0]
         if new.size:
+            new = new[np.argsort(order[new])]  # ascending columns: a friendlier gather
             cols = gather_columns(problem.basis, order[new])
             block = cols if z is None else z @ cols
             slot[new] = store.shape[1] + np.arange(new.size)
