@@ -37,6 +37,7 @@ Prints the figures and one JSON line (prefixed ``RESULT``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -168,12 +169,12 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
+        import psutil
+
         total = 0
         for p in [self.proc, *self.proc.children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.Error):  # a worker that just ended
                 total += p.memory_full_info().pss
-            except Exception:  # a worker that just ended
-                pass
         self.peak = max(self.peak, total)
 
     def _run(self) -> None:

@@ -26,7 +26,11 @@ def _arcs(n_neurons, n_samples, n_objects, seed=0, dtype=np.float32):
     centres += g.standard_normal((n_neurons, n_objects)) * s
     th = np.linspace(-1, 1, n_samples)
     prof = np.stack([th, th**2 - 1 / 3, np.sin(np.pi * th)])
-    axes = g.standard_normal((n_neurons, 3, n_objects)) * s * np.array([1.5, 0.8, 0.5])[None, :, None]
+    axes = (
+        g.standard_normal((n_neurons, 3, n_objects))
+        * s
+        * np.array([1.5, 0.8, 0.5])[None, :, None]
+    )
     x = centres[:, None, :] + np.einsum("nkp,km->nmp", axes, prof)
     return np.maximum(x + 0.3 * s, 0.0).astype(dtype)
 
@@ -43,7 +47,9 @@ def _materialised(problem, n, rep):
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 @pytest.mark.parametrize("nested", [False, True])
-def test_lazy_cutting_plane_decides_as_the_materialised_one_and_the_full_lp(precision, nested):
+def test_lazy_cutting_plane_decides_as_the_materialised_one_and_the_full_lp(
+    precision, nested
+):
     x = _arcs(60, 9, 16, dtype=np.float64)
     opts = cap.CapacityOptions(
         cutting_plane=True, max_samples=7, projection_precision=precision, nested=nested
@@ -68,14 +74,18 @@ def test_basis_fields_are_within_their_rounding_bound(dtype):
     z = g.standard_normal((20, 50)).astype(np.float32).astype(np.float64)
     w = g.standard_normal(20) * 1e5
     b = 3.0
-    exact = (z.astype(np.longdouble).T @ w.astype(np.longdouble)) @ basis.astype(np.longdouble) + b
+    exact = (z.astype(np.longdouble).T @ w.astype(np.longdouble)) @ basis.astype(
+        np.longdouble
+    ) + b
     y = np.sign(g.standard_normal(300))
     for labels in (None, y):
         field, bound = lazy.basis_fields(basis, norms, z, w, b, y=labels)
         assert np.all(np.abs(field.astype(np.longdouble) - exact) <= bound)
         tight = bound < 1e-9 * (np.abs(exact) + 1)
         # float64 everywhere, or the screen's wider bound only where it already fixes the sign
-        assert np.all(tight | (np.abs(field) > bound)) and (labels is not None or tight.all())
+        assert np.all(tight | (np.abs(field) > bound)) and (
+            labels is not None or tight.all()
+        )
     # the float32 screen's bound is wider, and samples it cannot place get the float64 value
     if dtype == np.float32:
         tight = lazy.basis_fields(basis, norms, z, w, b)[1]
@@ -111,7 +121,9 @@ def test_in_place_session_decides_as_the_copying_path():
             seen.add(a[0])
     assert seen == {True, False}
     # the public entry point takes the in-place path and gives the copying path's result
-    res = cap.separable_fraction(x, 8, rng=4, cutting_plane=True, max_samples=9, precision=eps)
+    res = cap.separable_fraction(
+        x, 8, rng=4, cutting_plane=True, max_samples=9, precision=eps
+    )
     ref = [cap_problem.run_task(copied, 8, r)[0] for r in range(res.n_attempts)]
     np.testing.assert_array_equal(res.outcomes, np.array(ref, dtype=float))
 
@@ -120,14 +132,25 @@ def test_in_place_path_is_declined_when_it_does_not_apply():
     key = resolve_key(0)
     opts = cap.CapacityOptions(cutting_plane=True)
     x = _arcs(24, 25, 12)
-    assert inplace.prepare_in_place(x[:, :5], key, opts, 2.0**-24) is None  # K too small
+    assert (
+        inplace.prepare_in_place(x[:, :5], key, opts, 2.0**-24) is None
+    )  # K too small
     holes = x.copy()
     holes[:, 3, 2] = np.nan
-    assert inplace.prepare_in_place(holes, key, opts, 2.0**-24) is None  # missing samples
+    assert (
+        inplace.prepare_in_place(holes, key, opts, 2.0**-24) is None
+    )  # missing samples
     low_rank = np.repeat(x[:3], 8, axis=0)  # 24 neurons, affine rank <= 3
     assert inplace.prepare_in_place(low_rank, key, opts, 2.0**-24) is None
-    assert inplace.prepare_in_place(x, key, cap.CapacityOptions(), 2.0**-24) is None  # no cutting plane
-    assert inplace.prepare_in_place(x, key, cap.CapacityOptions(cutting_plane=True, zscore=True), 2.0**-24) is None
+    assert (
+        inplace.prepare_in_place(x, key, cap.CapacityOptions(), 2.0**-24) is None
+    )  # no cutting plane
+    assert (
+        inplace.prepare_in_place(
+            x, key, cap.CapacityOptions(cutting_plane=True, zscore=True), 2.0**-24
+        )
+        is None
+    )
 
 
 def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
@@ -140,7 +163,11 @@ def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
     alone = [cap_problem._lazy_cutting_plane(problem, n, rep) for n, rep in tasks]
     assert [r.separable for r in together] == [r.separable for r in alone]
     assert {r.separable for r in together} == {True, False}
-    serial = cap.separable_fraction(x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24)
-    pooled = cap.separable_fraction(x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24, jobs=2)
+    serial = cap.separable_fraction(
+        x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24
+    )
+    pooled = cap.separable_fraction(
+        x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24, jobs=2
+    )
     np.testing.assert_array_equal(serial.outcomes, pooled.outcomes)
     assert serial.outcomes.size == serial.n_attempts

@@ -92,18 +92,24 @@ def prepare_in_place(points: np.ndarray, key: tuple[int, ...], opts, precision: 
     if not (top < _RANGE and (low == np.inf or low > 1.0 / _RANGE)):
         return None
     # object-major position p·M + m  ->  view column m·P + p
-    order = (np.arange(n_samples)[None, :] * n_objects + np.arange(n_objects)[:, None]).ravel()
+    order = (
+        np.arange(n_samples)[None, :] * n_objects + np.arange(n_objects)[:, None]
+    ).ravel()
     if _rank_subset(view, order, precision) <= n_neurons:
         return None
     obj_index = np.repeat(np.arange(n_objects), n_samples)
     obj_starts = np.arange(n_objects + 1) * n_samples
     choice = opts.projection_precision
-    float32 = choice == "float32" or (choice == "auto" and view.size >= _FLOAT32_MIN_SIZE)
+    float32 = choice == "float32" or (
+        choice == "auto" and view.size >= _FLOAT32_MIN_SIZE
+    )
     return Problem(
         key,
         view,
         view,
-        view if float32 else None,  # marks float32 draws of Z; the lazy path reads `basis`
+        view
+        if float32
+        else None,  # marks float32 draws of Z; the lazy path reads `basis`
         n_neurons,
         obj_index,
         obj_starts,

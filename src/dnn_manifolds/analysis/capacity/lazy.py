@@ -39,7 +39,15 @@ import math
 
 import numpy as np
 
-__all__ = ["BLOCK", "SCREEN_ROWS", "basis_fields", "column_norms", "fields_many", "gather_columns", "in_basis"]
+__all__ = [
+    "BLOCK",
+    "SCREEN_ROWS",
+    "basis_fields",
+    "column_norms",
+    "fields_many",
+    "gather_columns",
+    "in_basis",
+]
 
 BLOCK = 4096
 """Samples per block when a float32 basis is converted to float64 for a pass."""
@@ -110,7 +118,9 @@ def basis_fields(
     return fields_many(basis, norms, [in_basis(z, w, b)], screen=y is not None)[0]
 
 
-def in_basis(z: np.ndarray | None, w: np.ndarray, b: float) -> tuple[np.ndarray, float, float, int]:
+def in_basis(
+    z: np.ndarray | None, w: np.ndarray, b: float
+) -> tuple[np.ndarray, float, float, int]:
     """A separator ``(w, b)`` on the features ``Z B`` as ``(ĝ, b, ‖h‖, n)`` on ``B``:
     ``ĝ = fl(Zᵀ w)`` (shape (r,)), ``h = |Z|ᵀ|w|``, ``n`` the rows of ``Z`` (0 without ``Z``)."""
     w = np.asarray(w, dtype=np.float64)
@@ -132,7 +142,11 @@ def fields_many(
     r, k = basis.shape
     m = len(separators)
     out: list = [None] * m
-    live = [i for i, (g, _, h, _) in enumerate(separators) if math.isfinite(h) and np.all(np.isfinite(g))]
+    live = [
+        i
+        for i, (g, _, h, _) in enumerate(separators)
+        if math.isfinite(h) and np.all(np.isfinite(g))
+    ]
     for i in set(range(m)) - set(live):
         out[i] = (np.full(k, np.nan), np.full(k, np.inf))
     if not live:
@@ -145,8 +159,12 @@ def fields_many(
         safe = np.where(g_norm > 0, g_norm, 1.0)
         g32 = (gs / safe[:, None]).astype(np.float32)
         prod = np.zeros((len(live), k))
-        for start in range(0, r, SCREEN_ROWS):  # float32 sums of SCREEN_ROWS terms, added in float64
-            prod += g32[:, start : start + SCREEN_ROWS] @ basis[start : start + SCREEN_ROWS]
+        for start in range(
+            0, r, SCREEN_ROWS
+        ):  # float32 sums of SCREEN_ROWS terms, added in float64
+            prod += (
+                g32[:, start : start + SCREEN_ROWS] @ basis[start : start + SCREEN_ROWS]
+            )
         prod *= g_norm[:, None]
         prod_bound = _screen_bound(min(r, SCREEN_ROWS), g_norm, norms)
     else:
