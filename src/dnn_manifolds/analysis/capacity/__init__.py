@@ -15,6 +15,9 @@ Package layout
 * :mod:`.search` — the original's ``N_c`` schedule; :mod:`.fit` — the probit fit;
 * :mod:`.repetitions` — ``f(n)`` at one ``n`` (:func:`separable_fraction`), serial or over
   processes; :mod:`.problem` — data preparation, random features and labels, cutting plane;
+  :mod:`.lazy` — the cutting plane's separator checks in the basis' coordinates (features of
+  the working set only, repetitions in lockstep); :mod:`.inplace` — large sessions prepared
+  without a copy of the samples;
 * :mod:`.separability` — one dichotomy (:func:`is_linearly_separable`); :mod:`.lp` — the
   certified LP and the reference QP; :mod:`.canonical` — their equilibrated canonical
   coordinates and conditioning; :mod:`.basis` — the samples' basis and rank at their precision;
@@ -40,7 +43,10 @@ Deliberate choices versus the original (``docs/differences.md``)
   separator of the working set separates all samples (the original refines the margin to 1 %,
   which changes no decision) and, when the working set exceeds ``max_samples`` per object,
   solves the full problem instead of declaring "not separable" (the original's possible false
-  negative). Decisions are therefore identical to the full LP.
+  negative). Decisions are therefore identical to the full LP. With Gaussian projections it
+  forms only the working set's features and checks every candidate separator on all samples in
+  the basis' coordinates with a rigorous rounding bound (``docs/capacity.md#capacity-lazy``);
+  a session with ``K ≥ N + 257`` samples at full affine rank is then prepared in place.
 * **Basis at the data's precision.** For ``projection="gaussian"``, ``RᵀX`` is drawn as
   ``Z B`` with ``B`` a pivoted-QR factor of the median-centred samples augmented by a constant
   row (a Gaussian projection followed by a random translation: the same law of decisions),

@@ -18,12 +18,13 @@ from ...validation import check_memory, check_number
 from ..manipulations import SessionReference, apply_data_options, ball_manifolds
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from .balls import prepare_balls
+from .basis import unit_roundoff
 from .fit import fit_transition
+from .inplace import SUBSET_EXTRA, in_place_options
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
-from .repetitions import Estimator, Runner, check_jobs, resolve_key
+from .repetitions import LOCKSTEP, Estimator, Runner, check_jobs, resolve_key
 from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
-from .basis import unit_roundoff
 from .search import crossing_status, default_jumps, search_critical_n
 
 __all__ = ["capacity", "critical_capacity"]
@@ -107,7 +108,7 @@ def critical_capacity(
 
 def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, reference, precision: float):
     """Validated, selected and manipulated data as a problem (manifolds or balls)."""
-    pts = check_points(points)
+    pts = check_points(points, keep_float32=in_place_options(opts))  # no copy for the in-place path
     if opts.balls != "none" or opts.manipulates or opts.n_objects is not None or opts.samples_jump != 1:
         rng = np.random.default_rng(np.random.SeedSequence(list(key) + [4]))
         pts = check_points(apply_data_options(pts, opts, reference=reference, rng=rng))
@@ -215,7 +216,10 @@ def check_resources(dataset: xr.Dataset, opts: CapacityOptions) -> None:
 
     Per session: the samples (``N × K``), their basis and factor (``K²``), the features and
     canonical matrices of one decision (a few ``n × K``), and the per-repetition outcomes of
-    every tested ``n`` (``n_tested × max_repetitions``, kept for the output).
+    every tested ``n`` (``n_tested × max_repetitions``, kept for the output). A session
+    prepared in place for the lazy cutting plane (``docs/capacity.md#capacity-lazy``) needs
+    the session's float64 values once, the rank subset's QR (a few ``N × (N + 257)``) and, per
+    group of repetitions in lockstep, their Gaussian matrices (at most a few ``N × N`` each).
     """
     if TUNING not in dataset.data_vars:
         return
@@ -224,7 +228,11 @@ def check_resources(dataset: xr.Dataset, opts: CapacityOptions) -> None:
     hi = opts.repetition_bounds[1]
     jumps = opts.jumps or default_jumps(n)
     tested = min(n, n // jumps + 2 * math.ceil(math.log2(n + 1)) + 4)
-    needed = 8.0 * (6 * n * k + 3 * k * k + 2 * tested * hi * sizes["session"])
+    outcomes = 2 * tested * hi * sizes["session"]
+    if in_place_options(opts) and k >= n + 1 + SUBSET_EXTRA:
+        needed = 8.0 * (n * k + 6 * (n + 1) * (n + 1 + SUBSET_EXTRA) + 3 * LOCKSTEP * n * n + outcomes)
+    else:
+        needed = 8.0 * (6 * n * k + 3 * k * k + outcomes)
     check_memory(
         needed,
         f"capacity of {sizes['session']} session(s) of N = {n} neurons and K = {k} samples "

@@ -21,11 +21,12 @@ from ...validation import ArgumentTypeError
 from ..controls import apply_control, zscore_parameters
 from . import lp as _lp
 from .basis import power_of_two, precision_basis, unit_roundoff
+from .lazy import column_norms, fields_many, gather_columns, in_basis
 from .lp import SeparabilityResult, verify_separator
 from .options import CapacityOptions
 from .separability import decide
 
-__all__ = ["Problem", "check_points", "prepare", "run_task"]
+__all__ = ["Problem", "check_points", "prepare", "run_lockstep", "run_task", "run_tasks"]
 
 _NESTED_BLOCK = 64
 """Rows of the nested Gaussian matrix drawn per stream block."""
@@ -40,8 +41,10 @@ def _valid_mask(points: np.ndarray) -> np.ndarray:
     return ~np.isnan(points).any(axis=0)
 
 
-def check_points(points: Any) -> np.ndarray:
-    """Validate ``points`` of shape (n_neurons, n_samples, n_objects); return float64."""
+def check_points(points: Any, *, keep_float32: bool = False) -> np.ndarray:
+    """Validate ``points`` of shape (n_neurons, n_samples, n_objects); return float64 (a float32
+    array is returned as it is with ``keep_float32``: no copy). The scans for infinite and
+    missing values go over blocks of neurons, so they need no array of the input's size."""
     arr = np.asarray(points)
     if arr.dtype.kind not in "biuf":
         raise ArgumentTypeError(f"points must be a numeric array; got dtype {arr.dtype}")
@@ -49,7 +52,8 @@ def check_points(points: Any) -> np.ndarray:
         raise UserError(
             "points must be 3-D (n_neurons, n_samples, n_objects); " f"got shape {tuple(arr.shape)}"
         )
-    arr = arr.astype(np.float64, copy=False)
+    if not (keep_float32 and arr.dtype == np.float32):
+        arr = arr.astype(np.float64, copy=False)
     n_neurons, n_samples, n_objects = arr.shape
     if n_objects < 2:
         raise UserError(
@@ -57,9 +61,15 @@ def check_points(points: Any) -> np.ndarray:
         )
     if n_neurons < 1 or n_samples < 1:
         raise UserError(f"points is empty: shape {tuple(arr.shape)}")
-    if np.isinf(arr).any():
-        raise UserError(f"points contains {int(np.isinf(arr).sum())} infinite values")
-    valid = ~np.isnan(arr).any(axis=0)
+    step = max(1, (1 << 22) // max(1, n_samples * n_objects))
+    n_inf = 0
+    valid = np.ones((n_samples, n_objects), dtype=bool)
+    for i in range(0, n_neurons, step):
+        blk = arr[i : i + step]
+        n_inf += int(np.isinf(blk).sum())
+        valid &= ~np.isnan(blk).any(axis=0)
+    if n_inf:
+        raise UserError(f"points contains {n_inf} infinite values")
     empty = np.flatnonzero(~valid.any(axis=0))
     if empty.size:
         raise UserError(
@@ -82,6 +92,13 @@ class Problem:
     obj_starts: np.ndarray  # (P + 1,)
     n_objects: int
     opts: CapacityOptions
+    order: np.ndarray | None = None  # (K,) basis column of each object-major sample (None: same)
+    basis_norms: np.ndarray | None = None  # (K,) column norms of the basis (lazy cutting plane)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the cutting plane runs without materialised features (:mod:`.lazy`)."""
+        return self.opts.cutting_plane and self.basis is not None
 
 
 def prepare(
@@ -100,8 +117,13 @@ def prepare(
         precision = unit_roundoff(np.float64)
     from threadpoolctl import threadpool_limits
 
+    from .inplace import prepare_in_place
+
     with threadpool_limits(limits=1):  # deterministic and, for these sizes, no slower
-        return _prepare(points, key, opts, precision)
+        problem = prepare_in_place(points, key, opts, precision)
+        if problem is not None:
+            return problem
+        return _prepare(np.asarray(points, dtype=np.float64), key, opts, precision)
 
 
 def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, precision: float) -> Problem:
@@ -141,15 +163,23 @@ def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, pr
         choice == "float32" or (choice == "auto" and basis.size >= _FLOAT32_MIN_SIZE)
     ):
         basis32 = basis.astype(np.float32)
-    return Problem(key, x, basis, basis32, rank, obj_index, obj_starts, n_objects, opts)
+    norms = column_norms(basis) if (basis is not None and opts.cutting_plane) else None
+    return Problem(key, x, basis, basis32, rank, obj_index, obj_starts, n_objects, opts, basis_norms=norms)
+
+
+def _gaussian(problem: Problem, rng: np.random.Generator, n_rows: int) -> np.ndarray:
+    """A fresh standard Gaussian ``Z`` of shape (n_rows, rank), float32 when the projections are."""
+    if problem.basis32 is not None:
+        return rng.standard_normal((n_rows, problem.rank), dtype=np.float32)
+    return rng.standard_normal((n_rows, problem.rank))
 
 
 def _project(problem: Problem, rng: np.random.Generator, n_rows: int) -> np.ndarray:
     """``Z @ basis`` with a fresh standard Gaussian ``Z`` of shape (n_rows, rank)."""
+    z = _gaussian(problem, rng, n_rows)
     if problem.basis32 is not None:
-        z = rng.standard_normal((n_rows, problem.rank), dtype=np.float32)
         return (z @ problem.basis32).astype(np.float64)
-    return rng.standard_normal((n_rows, problem.rank)) @ problem.basis
+    return z @ problem.basis
 
 
 def _draw_labels(rng: np.random.Generator, n_objects: int, labeling: str) -> np.ndarray:
@@ -163,6 +193,28 @@ def _draw_labels(rng: np.random.Generator, n_objects: int, labeling: str) -> np.
         y = np.ones(n_objects)
         y[rng.integers(n_objects)] = -1.0
     return y
+
+
+def _draw(problem: Problem, n: int, rep: int) -> tuple[np.ndarray | None, np.ndarray, np.random.Generator]:
+    """The Gaussian matrix ``Z`` (n, rank) of repetition ``rep`` at ``n`` (``None`` when the
+    features are the basis itself, ``n ≥ rank``), its object labels and its stream: the same
+    draws as :func:`_features` makes, in the same order."""
+    key = list(problem.key)
+    opts = problem.opts
+    if not opts.nested:
+        rng = np.random.default_rng(np.random.SeedSequence(key + [0, n, rep]))
+        y_obj = _draw_labels(rng, problem.n_objects, opts.labels)
+        return (None if n >= problem.rank else _gaussian(problem, rng, n)), y_obj, rng
+    lab_rng = np.random.default_rng(np.random.SeedSequence(key + [1, rep, 0]))
+    y_obj = _draw_labels(lab_rng, problem.n_objects, opts.labels)
+    rng = np.random.default_rng(np.random.SeedSequence(key + [2, n, rep]))
+    if n >= problem.rank:
+        return None, y_obj, rng
+    blocks = [
+        _gaussian(problem, np.random.default_rng(np.random.SeedSequence(key + [1, rep, b + 1])), _NESTED_BLOCK)
+        for b in range(math.ceil(n / _NESTED_BLOCK))
+    ]
+    return np.concatenate(blocks)[:n], y_obj, rng
 
 
 def _features(
@@ -196,14 +248,36 @@ def _features(
     return problem.x[np.sort(order[:n])], y_obj, rng
 
 
+def _initial_working_set(problem: Problem, rng: np.random.Generator) -> np.ndarray:
+    """``min(5, M_μ)`` random distinct samples of every object (object-major mask of shape (K,))."""
+    starts = problem.obj_starts
+    active = np.zeros(int(starts[-1]), dtype=bool)
+    for p in range(problem.n_objects):
+        m = starts[p + 1] - starts[p]
+        active[starts[p] + rng.choice(m, min(5, m), replace=False)] = True
+    return active
+
+
+def _worst_inactive(problem: Problem, score: np.ndarray, active: np.ndarray) -> bool:
+    """Add to the working set, for every object, its inactive sample of smallest ``score``
+    (object-major); ``False`` when no object has an inactive sample left."""
+    starts = problem.obj_starts
+    score = np.where(active, np.inf, score)
+    added = False
+    for p in range(problem.n_objects):
+        seg = score[starts[p] : starts[p + 1]]
+        j = int(np.argmin(seg))
+        if np.isfinite(seg[j]):
+            active[starts[p] + j] = True
+            added = True
+    return added
+
+
 def _cutting_plane(problem: Problem, feats, y, rng) -> SeparabilityResult:
     """Exact cutting plane over samples (``docs/capacity.md#capacity-cutting-plane``, with the deviations in the module docstring)."""
     opts = problem.opts
     starts = problem.obj_starts
-    active = np.zeros(feats.shape[1], dtype=bool)
-    for p in range(problem.n_objects):
-        m = starts[p + 1] - starts[p]
-        active[starts[p] + rng.choice(m, min(5, m), replace=False)] = True
+    active = _initial_working_set(problem, rng)
     used_fallback = False
     total_iter = 0
     while True:
@@ -238,8 +312,89 @@ def _cutting_plane(problem: Problem, feats, y, rng) -> SeparabilityResult:
     return res
 
 
+def _lazy_cutting_plane(problem: Problem, n: int, rep: int) -> SeparabilityResult:
+    """The cutting plane of :func:`_cutting_plane` with only the working set's features formed
+    and every candidate checked in the basis' coordinates (:mod:`.lazy`,
+    ``docs/capacity.md#capacity-lazy``): the same draws, the same exact decisions."""
+    return run_lockstep(problem, [(n, rep)])[0]
+
+
+def run_lockstep(problem: Problem, tasks: list[tuple[int, int]]) -> list[SeparabilityResult]:
+    """Lazy cutting planes of several repetitions ``(n, rep)`` in lockstep: each round, the
+    candidates of all unfinished repetitions are checked in one pass over the basis
+    (:func:`.lazy.fields_many`). Each decision is exactly the one made alone."""
+    steps = [_lazy_steps(problem, n, rep) for n, rep in tasks]
+    results: list = [None] * len(steps)
+    requests: dict[int, tuple] = {}
+
+    def advance(i: int, answer) -> None:
+        try:
+            requests[i] = steps[i].send(answer)
+        except StopIteration as done:
+            results[i] = done.value
+
+    for i in range(len(steps)):
+        advance(i, None)
+    while requests:
+        ids = sorted(requests)
+        batch = [requests.pop(i) for i in ids]
+        answers = fields_many(problem.basis, problem.basis_norms, batch)
+        for i, answer in zip(ids, answers):
+            advance(i, answer)
+    return results
+
+
+def _lazy_steps(problem: Problem, n: int, rep: int):
+    """Generator of one lazy cutting plane: yields each candidate separator in the basis'
+    coordinates (:func:`.lazy.in_basis`), receives its ``(field, bound)`` over all samples
+    (basis order), returns the :class:`SeparabilityResult`."""
+    opts = problem.opts
+    z, y_obj, rng = _draw(problem, n, rep)
+    z = None if z is None else z.astype(np.float64)  # the draw itself, exactly
+    y = y_obj[problem.obj_index]  # object-major
+    order = problem.order if problem.order is not None else np.arange(y.size)
+    active = _initial_working_set(problem, rng)
+    slot = np.full(y.size, -1, dtype=np.int64)  # object-major sample -> column of `store`
+    store = np.empty((problem.rank if z is None else z.shape[0], 0))
+
+    def features(idx: np.ndarray) -> np.ndarray:
+        nonlocal store
+        new = idx[slot[idx] < 0]
+        if new.size:
+            new = new[np.argsort(order[new])]  # ascending columns: a friendlier gather
+            cols = gather_columns(problem.basis, order[new])
+            block = cols if z is None else z @ cols
+            slot[new] = store.shape[1] + np.arange(new.size)
+            store = np.concatenate([store, block], axis=1)
+        return store[:, slot[idx]]
+
+    used_fallback = False
+    while True:
+        idx = np.flatnonzero(active)
+        res = decide(features(idx), y[idx], method=opts.method, gamma_tol=opts.gamma_tol)
+        used_fallback |= res.status == _lp.FALLBACK
+        if res.separable is not True:  # not separable on a subset ⇒ not separable; or failed
+            break
+        field_, bound = yield in_basis(z, res.w, res.b)
+        score = y * field_[order] - bound[order]  # > 0: separated, rounding included
+        if np.all((score > 0) | active):  # the working set was verified by the LP itself
+            break
+        per_object = np.add.reduceat(active, problem.obj_starts[:-1])
+        if per_object.max() >= opts.max_samples or not _worst_inactive(problem, score, active):
+            everything = np.arange(y.size)
+            res = decide(features(everything), y, method=opts.method, gamma_tol=opts.gamma_tol)
+            used_fallback |= res.status == _lp.FALLBACK
+            break
+    if used_fallback and res.status == _lp.CERTIFIED:
+        res = SeparabilityResult(res.separable, _lp.FALLBACK, res.message, res.w, res.b)
+    return res
+
+
 def run_task(problem: Problem, n: int, rep: int) -> tuple[bool | None, str]:
     """Decide repetition ``rep`` at ``n``; return (separable or None, status)."""
+    if problem.lazy:
+        res = _lazy_cutting_plane(problem, n, rep)
+        return res.separable, res.status
     feats, y_obj, rng = _features(problem, n, rep)
     y = y_obj[problem.obj_index]
     if problem.opts.cutting_plane:
@@ -247,3 +402,11 @@ def run_task(problem: Problem, n: int, rep: int) -> tuple[bool | None, str]:
     else:
         res = decide(feats, y, method=problem.opts.method, gamma_tol=problem.opts.gamma_tol)
     return res.separable, res.status
+
+
+def run_tasks(problem: Problem, tasks: list[tuple[int, int]]) -> list[tuple[bool | None, str]]:
+    """:func:`run_task` for several repetitions; lazy cutting planes run in lockstep
+    (:func:`run_lockstep`). Results do not depend on how tasks are grouped."""
+    if problem.lazy:
+        return [(r.separable, r.status) for r in run_lockstep(problem, tasks)]
+    return [run_task(problem, n, rep) for n, rep in tasks]

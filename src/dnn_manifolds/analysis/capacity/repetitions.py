@@ -22,7 +22,7 @@ from ...errors import UserError
 from ...validation import ArgumentTypeError, check_int, check_number
 from .basis import unit_roundoff
 from .options import STATUSES, CapacityOptions
-from .problem import Problem, check_points, prepare, run_task
+from .problem import Problem, check_points, prepare, run_tasks
 from .results import FractionResult
 
 __all__ = ["Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction"]
@@ -55,14 +55,47 @@ def _worker_init(problem: Problem) -> None:
     _WORKER["limits"] = threadpool_limits(limits=1)
 
 
-def _run(problem, n: int, rep: int) -> tuple[bool | None, str]:
-    """One repetition: a problem with its own ``run`` (balls) or the manifolds' :func:`run_task`."""
+LOCKSTEP = 4
+"""Repetitions decided together by lazy cutting planes (one pass over the basis per round for
+all of them, :func:`.problem.run_lockstep`); results do not depend on it."""
+
+
+def _run(problem, n: int, reps: tuple[int, ...]) -> list[tuple[bool | None, str]]:
+    """Repetitions ``reps`` at ``n``: a problem with its own ``run`` (balls) or the manifolds'
+    :func:`run_tasks`."""
     run = getattr(problem, "run", None)
-    return run(n, rep) if run is not None else run_task(problem, n, rep)
+    if run is not None:
+        return [run(n, rep) for rep in reps]
+    return run_tasks(problem, [(n, rep) for rep in reps])
 
 
-def _worker_task(task: tuple[int, int]) -> tuple[bool | None, str]:
+def _worker_task(task: tuple[int, tuple[int, ...]]) -> list[tuple[bool | None, str]]:
     return _run(_WORKER["problem"], *task)
+
+
+class _Group:
+    """Repetitions ``task = (n, reps)`` decided together: in a worker, or here when needed."""
+
+    def __init__(self, runner: Runner, task: tuple[int, tuple[int, ...]]):
+        self.runner = runner
+        self.task = task
+        self.future = runner.pool.submit(_worker_task, task) if runner.pool is not None else None
+        self.out: list | None = None
+
+    def result(self) -> list[tuple[bool | None, str]]:
+        if self.out is None:
+            if self.future is not None:
+                self.out = self.future.result()
+            else:
+                from threadpoolctl import threadpool_limits
+
+                with threadpool_limits(limits=1):
+                    self.out = _run(self.runner.problem, *self.task)
+        return self.out
+
+    def cancel(self) -> None:
+        if self.future is not None:
+            self.future.cancel()
 
 
 class Runner:
@@ -71,6 +104,7 @@ class Runner:
     def __init__(self, problem: Problem, jobs: int):
         self.problem = problem
         self.jobs = jobs
+        self.batch = LOCKSTEP if getattr(problem, "lazy", False) else 1
         self.pool: ProcessPoolExecutor | None = None
         if jobs > 1:
             methods = multiprocessing.get_all_start_methods()
@@ -85,43 +119,52 @@ class Runner:
         """Yield ``(rep, (separable, status))`` for ``rep = 0, 1, …`` in order, lazily.
 
         ``known(rep)`` gives a decision that needs no solver (the monotone shortcut) or
-        ``None``. With a pool, up to ``max(2·jobs, needed())`` repetitions are in flight ahead
-        of the consumer (``needed()`` = repetitions certainly still required); the consumer
-        stops when it likes, and results never depend on how far ahead the pool ran.
+        ``None``. Repetitions that need a solver go in groups of up to ``batch``
+        (:data:`LOCKSTEP` for lazy cutting planes, else 1), decided together. Up to
+        ``max(jobs·batch, needed())`` repetitions are queued ahead of the consumer
+        (``needed()`` = repetitions certainly still required); with a pool they run in the
+        workers, serially each group when its first repetition is consumed. The consumer stops
+        when it likes, and results never depend on how far ahead the work ran.
         """
-        if self.pool is None:
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(limits=1):
-                for rep in range(n_max):
-                    short = known(rep)
-                    if short is not None:
-                        yield rep, (short, "shortcut")
-                    else:
-                        yield rep, _run(self.problem, n, rep)
-            return
-        pending: deque = deque()
+        pending: deque = deque()  # [rep, "done", outcome] or [rep, "group", (group, index)]
         next_rep = 0
+
+        def submit(limit: int) -> None:
+            nonlocal next_rep
+            reps: list[int] = []
+            entries: list[list] = []
+            while next_rep < n_max and len(pending) + len(entries) < limit and len(reps) < self.batch:
+                short = known(next_rep)
+                if short is not None:
+                    entries.append([next_rep, "done", (short, "shortcut")])
+                else:
+                    entries.append([next_rep, "group", len(reps)])
+                    reps.append(next_rep)
+                next_rep += 1
+            if reps:
+                group = _Group(self, (n, tuple(reps)))
+                for e in entries:
+                    if e[1] == "group":
+                        e[2] = (group, e[2])
+            pending.extend(entries)
+
         try:
             while True:
-                window = max(2 * self.jobs, needed())
+                window = max(self.jobs * self.batch, needed())
                 while next_rep < n_max and len(pending) < window:
-                    short = known(next_rep)
-                    item = (
-                        (short, "shortcut")
-                        if short is not None
-                        else self.pool.submit(_worker_task, (n, next_rep))
-                    )
-                    pending.append((next_rep, item))
-                    next_rep += 1
+                    submit(window)
                 if not pending:
                     return
-                rep, item = pending.popleft()
-                yield rep, (item if isinstance(item, tuple) else item.result())
+                rep, kind, payload = pending.popleft()
+                if kind == "done":
+                    yield rep, payload
+                else:
+                    group, j = payload
+                    yield rep, group.result()[j]
         finally:
-            for _, item in pending:
-                if not isinstance(item, tuple):
-                    item.cancel()
+            for _, kind, payload in pending:
+                if kind == "group":
+                    payload[0].cancel()
 
     def close(self) -> None:
         if self.pool is not None:
