@@ -73,20 +73,30 @@ MEASURED: dict[str, Any] = {
         "gpu_measured": False,
     },
     "collect": {"disk_mb_per_s": 200.0},
-    # seconds per session of the analyses on one core, N = 4096, at sizes K = P·M measured by
-    # bench/bench_capacity.py and bench/bench_geometry.py (bench/README.md); between and
-    # beyond them interpolated / extrapolated log-log
+    # CPU seconds and peak MB of one session of one manifold set, N = 4096, per number of
+    # objects P: [(M, value), ...] at the sizes measured by the benchmarks (bench/README.md);
+    # between and beyond them interpolated / extrapolated log-log in M, and from the nearest
+    # measured P scaled linearly in P
     "capacity": {
-        "points": [
-            (128 * 15, 46.0),
-            (128 * 201, 784.0),
-        ],  # CPU s: 22.9 s × 2 jobs; 392 s × 2
-        "peak_mb": [(128 * 15, 400.0), (128 * 201, 2900.0)],
+        # bench/bench_capacity.py: one full N_c search, cutting plane (as config/paper.yaml),
+        # float32 data, CPU of the search and its 2 worker processes, 2026-12-02 on a shared
+        # machine (CPU somewhat inflated); peak = summed PSS of the processes
+        "cpu_s": {128: [(15, 109.0), (51, 188.0), (201, 254.0)], 64: [(201, 266.0), (801, 519.0), (3201, 1564.0)]},
+        "peak_mb": {128: [(15, 491.0), (51, 1576.0), (201, 1938.0)], 64: [(201, 1710.0), (801, 2148.0), (3201, 5000.0)]},
     },
     "geometry": {
-        "points": [(100 * 50, 1.3), (50 * 100, 1.5)],  # n_t = 200, point_cloud
-        "peak_mb": [(100 * 50, 390.0), (50 * 100, 400.0)],
-        "n_t": 200,
+        # bench/bench_geometry_paper.py (smooth, n_t = 1000) and bench/bench_geometry.py
+        # (point clouds, n_t = 200), 2026-12-02, on a shared machine (CPU somewhat inflated)
+        "smooth": {
+            "n_t": 1000,
+            "cpu_s": {128: [(15, 12.9), (51, 19.6), (201, 32.8)], 64: [(201, 15.7), (801, 46.6), (3201, 910.0)]},
+            "peak_mb": {128: [(15, 229.0), (51, 356.0), (201, 658.0)], 64: [(201, 502.0), (801, 1259.0), (3201, 4229.0)]},
+        },
+        "point_cloud": {
+            "n_t": 200,
+            "cpu_s": {100: [(50, 1.0)], 20: [(50, 1.05)]},
+            "peak_mb": {100: [(50, 410.0)], 20: [(50, 168.0)]},
+        },
     },
     "job_overhead_s": 1.5,
     "small_job_s": 30.0,
@@ -145,16 +155,27 @@ def _samples(man) -> int:
     return man.n_samples
 
 
+def _measured(table: Mapping[int, list], n_objects: int, n_samples: int) -> float:
+    """A per-session figure at (P, M) from the measured ``{P: [(M, value), ...]}``."""
+    ref = min(table, key=lambda q: abs(math.log(q) - math.log(max(n_objects, 1))))
+    return _loglog(table[ref], n_samples) * n_objects / ref
+
+
 def _analysis_set_cost(analysis: str, man, options: Mapping[str, Any], variants: int) -> tuple[float, float]:
     """(CPU s, peak MB) of one session of one manifold set."""
-    k = man.n_objects * _samples(man)
-    table = MEASURED[analysis]
-    seconds = _loglog(table["points"], k)
+    p, m = man.n_objects, _samples(man)
     if analysis == "geometry":
-        n_t = options.get("n_t") or (200 if options.get("method") == "point_cloud" else 1000)
-        seconds *= max(n_t, 1) / table["n_t"]
-        seconds *= max(1, int(options.get("neuron_repeats") or 1)) if options.get("n_neurons") else 1
-    return seconds * variants, _loglog(table["peak_mb"], k)
+        method = options.get("method")
+        if method not in ("smooth", "point_cloud"):
+            method = "point_cloud" if man.kind == "point-cloud" else "smooth"
+        table = MEASURED["geometry"][method]
+        n_t = options.get("n_t") or table["n_t"]
+        seconds = _measured(table["cpu_s"], p, m) * max(n_t, 1) / table["n_t"]
+        if options.get("n_neurons"):
+            seconds *= max(1, int(options.get("neuron_repeats") or 1))
+        return seconds * variants, _measured(table["peak_mb"], p, m)
+    table = MEASURED["capacity"]
+    return _measured(table["cpu_s"], p, m) * variants, _measured(table["peak_mb"], p, m)
 
 
 def job_cost(cfg, rule: str, job: Mapping[str, Any]) -> tuple[float, float, float, float]:

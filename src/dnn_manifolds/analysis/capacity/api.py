@@ -311,7 +311,9 @@ def capacity(
         )
         return to_dataset(res)
 
-    out, titles = run_sessions(dataset, session, analyse, fill_value=FILL_VALUES)
+    # float32 sessions are read as float32: check_points converts them (exactly) unless the
+    # in-place cutting-plane path keeps them, so a large session is never held twice
+    out, titles = run_sessions(dataset, session, analyse, fill_value=FILL_VALUES, dtype=None)
     out.attrs = analysis_attrs(
         "capacity",
         description=DESCRIPTION,
