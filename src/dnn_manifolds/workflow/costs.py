@@ -161,8 +161,26 @@ def _measured(table: Mapping[int, list], n_objects: int, n_samples: int) -> floa
     return _loglog(table[ref], n_samples) * n_objects / ref
 
 
+_SET_COSTS: dict[tuple, tuple[float, float]] = {}
+"""Memo of :func:`_analysis_set_cost` (the DAG asks for the resources of every job)."""
+
+
 def _analysis_set_cost(analysis: str, man, options: Mapping[str, Any], variants: int) -> tuple[float, float]:
     """(CPU s, peak MB) of one session of one manifold set."""
+    key = (
+        analysis,
+        man.kind,
+        man.n_objects,
+        _samples(man),
+        variants,
+        *(str(options.get(k)) for k in ("method", "n_t", "n_neurons", "neuron_repeats")),
+    )
+    if key not in _SET_COSTS:
+        _SET_COSTS[key] = _set_cost(analysis, man, options, variants)
+    return _SET_COSTS[key]
+
+
+def _set_cost(analysis: str, man, options: Mapping[str, Any], variants: int) -> tuple[float, float]:
     p, m = man.n_objects, _samples(man)
     if analysis == "geometry":
         method = options.get("method")
