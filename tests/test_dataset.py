@@ -126,6 +126,29 @@ def test_silent_and_missing_neurons_are_dropped_from_session_data(rng):
     assert [p.shape[1] for p in per_object] == [5, 3, 5, 5]
 
 
+def test_session_data_in_the_stored_precision_is_the_same_data(rng, tmp_path):
+    """dtype=None keeps float32 (no float64 copy of a large session); the values, the silent
+    neurons dropped and the checks are those of the float64 read, and the analyses that read
+    sessions this way give the same results as from the float64 data."""
+    arr = _padded(rng)
+    arr[0, 2] = np.where(np.isnan(arr[0, 2]), np.nan, 0.0)  # silent neuron in session 0
+    path = storage.save_dataset(dsm.make_dataset(arr), tmp_path / "d.nc")
+    with storage.load_dataset(path) as ds:
+        assert ds[dsm.TUNING].dtype == np.float32
+        for s in (0, 1):
+            native, wide = dsm.session_data(ds, s, dtype=None), dsm.session_data(ds, s)
+            assert native.dtype == np.float32 and wide.dtype == np.float64
+            np.testing.assert_array_equal(native.astype(np.float64), wide)
+        from dnn_manifolds.analysis.capacity import capacity
+        from dnn_manifolds.analysis.geometry import geometry
+
+        wide_ds = ds.load().astype({dsm.TUNING: np.float64})
+        for run in (lambda d: geometry(d, n_t=20, seed=1, progress=False), lambda d: capacity(d, seed=1, progress=False)):
+            a, b = run(ds), run(wide_ds)
+            for name in ("capacity",):
+                np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
 def test_silent_neuron_mask_uses_all_valid_entries(rng):
     values = rng.standard_normal((3, 4, 2))
     values[:, 0, 0] = np.nan  # every sample index ... not all: only (0, 0) missing
