@@ -98,7 +98,10 @@ MEASURED: dict[str, Any] = {
             "peak_mb": {100: [(50, 410.0)], 20: [(50, 168.0)]},
         },
     },
+    # interpreter, Snakemake's script preamble and the imports of one job
+    # (bench/bench_job_overhead.py: 1.46-1.59 s, 2026-12-02)
     "job_overhead_s": 1.5,
+    # aggregate, plots: not benchmarked at the paper's size (an assumption)
     "small_job_s": 30.0,
 }
 """Per-unit costs measured by the benchmarks; update them with new measurements."""
