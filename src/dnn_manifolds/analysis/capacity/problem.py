@@ -290,21 +290,13 @@ def _cutting_plane(problem: Problem, feats, y, rng) -> SeparabilityResult:
             break
         if verify_separator(feats, y, res.w, res.b):
             break
-        field_ = y * (res.w @ feats + res.b)
-        field_[active] = np.inf
-        added = False
         per_object = np.add.reduceat(active, starts[:-1])
         if per_object.max() >= opts.max_samples:
             res = decide(feats, y, method=opts.method, gamma_tol=opts.gamma_tol)
             used_fallback |= res.status == _lp.FALLBACK
             break
-        for p in range(problem.n_objects):
-            seg = field_[starts[p] : starts[p + 1]]
-            j = int(np.argmin(seg))
-            if np.isfinite(seg[j]):
-                active[starts[p] + j] = True
-                added = True
-        if not added:  # cannot happen: some sample is violated and inactive
+        if not _worst_inactive(problem, y * (res.w @ feats + res.b), active):
+            # cannot happen: some sample is violated and inactive
             res = decide(feats, y, method=opts.method, gamma_tol=opts.gamma_tol)
             break
     if used_fallback and res.status == _lp.CERTIFIED:
