@@ -34,6 +34,8 @@ import math
 import numpy as np
 import scipy.linalg as sla
 
+from . import dense as _dense
+
 __all__ = ["MAX_TOLERANCE", "canonical_rows", "certificate_tolerance", "rounding_band", "to_original"]
 
 EPS = float(np.finfo(np.float64).eps)
@@ -160,13 +162,13 @@ def _cholesky_qr(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
     """
     gram = m.T @ m
     try:
-        r = sla.cholesky(gram, lower=False, check_finite=False)
+        r = _dense.cholesky_upper(gram)
     except (np.linalg.LinAlgError, ValueError):
         return None
     dg = np.abs(np.diag(r))
     if dg.min() <= _CHOLQR_MIN_PIVOT * dg.max():
         return None
-    q = sla.solve_triangular(r, m.T, trans="T", lower=False, check_finite=False).T
+    q = _dense.solve_triangular(r, m.T, trans=1, lower=False).T
     return q, r, _condition(r)
 
 
@@ -204,7 +206,7 @@ def to_original(v: np.ndarray, back: dict) -> tuple[np.ndarray, float]:
     rank = back["rank"]
     col = back["col"]
     d = col.shape[0]
-    z = sla.solve_triangular(back["r"][:, :rank], v[:rank], lower=False, check_finite=False)
+    z = _dense.solve_triangular(back["r"][:, :rank], v[:rank], lower=False)
     omega_perm = np.zeros(d)
     omega_perm[:rank] = z
     omega = np.zeros(d)

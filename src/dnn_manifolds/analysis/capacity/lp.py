@@ -68,8 +68,8 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg as sla
 
+from . import dense as _dense
 from .canonical import MAX_TOLERANCE, canonical_rows, certificate_tolerance, rounding_band, to_original
 
 # Status codes of a single decision (documented in capacity.py as well).
@@ -247,19 +247,19 @@ def gordan_ipm(
         as_ = a * sq[:, None]
         nmat = as_.T @ as_
         try:
-            chol = sla.cho_factor(nmat, lower=True, check_finite=False)
+            chol = _dense.cho_factor(nmat, lower=True)
         except (np.linalg.LinAlgError, ValueError):
             # tiny regularisation keeps the Newton step defined near a degenerate optimum
             nmat[np.diag_indices_from(nmat)] += 1e-12 * max(1.0, float(np.trace(nmat)) / d)
             try:
-                chol = sla.cho_factor(nmat, lower=True, check_finite=False)
+                chol = _dense.cho_factor(nmat, lower=True)
             except (np.linalg.LinAlgError, ValueError):
                 return _IPMOutcome(None, None, it, "normal matrix not positive definite")
 
         # --- polished Gordan candidate: the D-weighted projection of u onto {Aᵀu = 0}
         # (u − D A (AᵀDA)⁻¹ Aᵀu: entries with small u move little, so it often stays ≥ 0)
         if u.sum() >= 0.5:
-            t = sla.cho_solve(chol, rp, check_finite=False)
+            t = _dense.cho_solve(chol, rp)
             u_pol = u - dmat * (a @ t)
             if u_pol.min() >= 0 and gordan(u_pol):
                 if not certifiable:
@@ -269,7 +269,7 @@ def gordan_ipm(
         def newton(rz: np.ndarray, rs: np.ndarray):
             g = rz / u - rs / w - rd
             rhs = -rp - a.T @ (dmat * g)
-            dy = sla.cho_solve(chol, rhs, check_finite=False)
+            dy = _dense.cho_solve(chol, rhs)
             du = dmat * (a @ dy + g)
             dz = (rz - z * du) / u
             ds = (rs + s * du) / w

@@ -19,6 +19,7 @@ import numpy as np
 from ...errors import UserError
 from ...validation import ArgumentTypeError
 from ..controls import apply_control, zscore_parameters
+from ..threads import blas_limits
 from . import lp as _lp
 from .basis import power_of_two, precision_basis, unit_roundoff
 from .lazy import column_norms, fields_many, gather_columns, in_basis
@@ -115,11 +116,9 @@ def prepare(
     """
     if precision is None:
         precision = unit_roundoff(np.float64)
-    from threadpoolctl import threadpool_limits
-
     from .inplace import prepare_in_place
 
-    with threadpool_limits(limits=1):  # deterministic and, for these sizes, no slower
+    with blas_limits(1):  # deterministic and, for these sizes, no slower
         problem = prepare_in_place(points, key, opts, precision)
         if problem is not None:
             return problem

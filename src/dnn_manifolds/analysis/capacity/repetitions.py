@@ -20,6 +20,7 @@ import numpy as np
 
 from ...errors import UserError
 from ...validation import ArgumentTypeError, check_int, check_number
+from ..threads import blas_limits
 from .basis import unit_roundoff
 from .options import STATUSES, CapacityOptions
 from .problem import Problem, check_points, prepare, run_tasks
@@ -49,10 +50,8 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(problem: Problem) -> None:
-    from threadpoolctl import threadpool_limits
-
     _WORKER["problem"] = problem
-    _WORKER["limits"] = threadpool_limits(limits=1)
+    _WORKER["limits"] = blas_limits(1)
 
 
 LOCKSTEP = 4
@@ -87,9 +86,7 @@ class _Group:
             if self.future is not None:
                 self.out = self.future.result()
             else:
-                from threadpoolctl import threadpool_limits
-
-                with threadpool_limits(limits=1):
+                with blas_limits(1):
                     self.out = _run(self.runner.problem, *self.task)
         return self.out
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ...errors import OptionError, UserError
 from ...validation import ArgumentTypeError
 from ..controls import zscore_neurons
 from ..manipulations import preserve_correlations, select_objects, select_samples
 from ..theory import ball_capacity, inverse_gardner
+from ..threads import blas_limits
 from .anchors import ANCHOR_STATISTICS, SOLVER_STATUS, anchor_statistics, solve_anchor_points
 from .centres import CentreRankResult, optimal_centre_rank
 from .lowrank import OVERSAMPLING, low_rank_frame
@@ -249,12 +249,12 @@ def manifold_geometry(
     else:
         opts_lowrank = None
     t_start = time.perf_counter()
-    limits = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else None
+    limits = blas_limits(blas_threads, user_api="blas") if blas_threads else None
     try:
         result = _manifold_geometry(mans, opts, rng, rng_centres, rng_draws, progress, opts_lowrank)
     finally:
         if limits is not None:
-            limits.unregister()
+            limits.restore_original_limits()
     result.wall_time = time.perf_counter() - t_start
     return result
 
