@@ -28,6 +28,20 @@ include: "workflow/aggregate.smk"
 include: "workflow/own_data.smk"
 
 
+# Local runs: the analysis jobs run in children of one warm process that has imported the
+# analysis libraries (config key warm_processes; dnn_manifolds.workflow.warm).
+onstart:
+    start_warm_process()
+
+
+onsuccess:
+    stop_warm_process()
+
+
+onerror:
+    stop_warm_process()
+
+
 rule all:
     default_target: True
     input:

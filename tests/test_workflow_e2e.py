@@ -139,6 +139,7 @@ def test_report_is_generated(mini):
 def test_logs_and_benchmarks_are_written(mini):
     log = (mini / "logs/capacity/democnn/relu4/x-translation.log").read_text()
     assert "alpha_c" in log and "n/s" in log  # the result and the progress bar (rate)
+    assert "running in a child of the warm process" in log  # a local run's analysis jobs are forked warm
     assert (mini / "benchmarks/capacity/democnn/relu4/x-translation.tsv").exists()
     assert (mini / "benchmarks/generate/democnn/line/x-translation_o000-003.tsv").exists()
 

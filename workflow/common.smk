@@ -7,6 +7,7 @@ import copy
 import functools
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from dnn_manifolds.report.catalogue import FIGURE_SPECS, FIGURES
@@ -34,6 +35,31 @@ wildcard_constraints:
     shard=r"[A-Za-z0-9_-]+",
     name=r"[A-Za-z0-9_-]+",
     experiment=r"[A-Za-z0-9_]+",
+
+
+# ----------------------------------------------------------------------------- warm process
+
+WARM_PROCESSES = []
+
+
+def start_warm_process():
+    """onstart: a warm process for the analysis jobs of a local run (not for cluster jobs)."""
+    if not (CFG.warm_processes and workflow.local_exec and workflow.is_main_process):
+        return
+    from dnn_manifolds.workflow import warm
+
+    started = warm.start(threads=1, log="logs/warm.log")
+    if started is None:
+        logger.warning(
+            "the warm process did not start (logs/warm.log): each analysis job imports its libraries itself"
+        )
+    else:
+        WARM_PROCESSES.append(started)
+
+
+def stop_warm_process():
+    while WARM_PROCESSES:
+        WARM_PROCESSES.pop().stop()
 
 
 # ----------------------------------------------------------------------------- paths

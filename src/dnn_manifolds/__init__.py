@@ -32,13 +32,6 @@ The most used functions are also importable from the top level, lazily (no heavy
 used): ``from dnn_manifolds import capacity, geometry, load_dataset``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dnn-manifolds")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
-
 _API = {
     "capacity": "dnn_manifolds.analysis.capacity",
     "critical_capacity": "dnn_manifolds.analysis.capacity",
@@ -62,7 +55,21 @@ _API = {
 __all__ = ["__version__", *_API]
 
 
+def _version() -> str:
+    # importlib.metadata costs ~50 ms to import: looked up on first use only (every workflow
+    # job imports this package; most never need the version)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dnn-manifolds")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
 def __getattr__(name: str):
+    if name == "__version__":
+        globals()["__version__"] = value = _version()
+        return value
     if name in _API:
         import importlib
 

@@ -76,6 +76,7 @@ class WorkflowConfig:
     seeds: dict[str, int]
     device: str
     batch_size: int
+    warm_processes: bool
     stimuli_source: str
     stimuli_path: str
     n_categories: int | None
@@ -411,6 +412,7 @@ def check_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> Wo
         seeds=seeds,
         device=device,
         batch_size=int(config["batch_size"]),
+        warm_processes=bool(config["warm_processes"]),
         stimuli_source=source,
         stimuli_path=stimuli_path,
         n_categories=n_categories,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FAIL_ONCE_ENV", "run_job"]
+__all__ = ["FAIL_ONCE_ENV", "run_job", "run_logged_job"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,24 @@ def run_job(
         manifold_sets=list(groups),
     )
     return write_netcdf_groups(groups, output, attrs=root)
+
+
+def run_logged_job(job: Mapping[str, Any], log_path: str) -> Path:
+    """What the workflow's analysis job script runs: :func:`run_job` with its log.
+
+    The log file ``log_path`` receives the job's logging records and progress bars
+    (:func:`.joblog.job_logger`). The script calls this in its own process, or has a warm
+    process's child call it (:mod:`.warm`); the job is the same either way.
+    """
+    from .joblog import job_logger
+    from .warm import PARENT_ENV
+
+    job_log = job_logger(log_path, "analysis")
+    warm = os.environ.get(PARENT_ENV)
+    job_log.info("running in %s", f"a child of the warm process {warm}" if warm else "its own process")
+    out = run_job(**job)
+    job_log.info("%s %s: %d manifold sets -> %s", job["experiment"], job["session"], len(job["sets"]), job["output"])
+    return out
 
 
 def _baseline(analysis: str, ds, session: str, seed: int, options: Mapping[str, Any], progress: bool):

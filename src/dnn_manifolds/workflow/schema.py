@@ -113,6 +113,7 @@ KEYS: tuple[Key, ...] = (
     Key("seed", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}, "base seed; every random draw of every job derives from it (recorded in every output)", _REQUIRED),
     Key("device", {"enum": ["auto", "cpu", "cuda"]}, "where networks run (generation, training); auto: a GPU when the job sees one (resolved inside the job)", "auto"),
     Key("batch_size", POSITIVE_INT, "images per forward pass", 64),
+    Key("warm_processes", {"type": "boolean"}, "local runs: analysis jobs run in children forked from one process with the analysis libraries already imported (about a second less per job; same results); false: each job imports them itself (docs/architecture.md#warm-processes)", True),
     # ------------------------------------------------------------------ stimuli
     Key("stimuli.source", {"enum": ["embedded", "thumbnails", "images"]}, "the embedded offline stimulus set, the ImageNet 64px thumbnails file, or images: your own image folder (stimuli.images)", "embedded"),
     Key("stimuli.n_categories", {"type": "integer", "minimum": 2}, "categories of the embedded set", 64),
