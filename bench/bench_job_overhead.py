@@ -11,9 +11,13 @@ measures, each in fresh processes, fastest of ``--repeats``:
 * ``imports``: everything an analysis job imports before it computes;
 * ``job``: a whole capacity and a whole geometry job on a tiny dataset (P = 4 objects,
   M = 3 samples, N = 20 neurons, one session), from interpreter start to the written file;
-* ``compute``: the same jobs' :func:`run_job` inside an already warm process.
+* ``compute``: the same jobs' :func:`run_job` inside an already warm process;
+* ``warm job``: the same jobs as a local run's job script runs them with a warm process
+  (``docs/architecture.md#warm-processes``): a fresh process that imports the preamble, sends
+  the job to the warm process and waits for its forked child to write the file and its log.
 
-The fixed cost of a job is ``job − compute`` (+ the preamble, which Snakemake adds). Example::
+The fixed cost of a job is ``job − compute`` (+ the preamble, which Snakemake adds), and
+``warm job − compute`` with a warm process. Example::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/bench_job_overhead.py --repeats 5
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,6 +40,14 @@ from dnn_manifolds.workflow.jobs import run_job
 spec = json.loads(sys.argv[1])
 run_job(**spec, progress=False)
 print(time.perf_counter() - t0)
+"""
+
+WARM_JOB = """
+import json, sys
+import snakemake.script  # what the job script's preamble imports
+from dnn_manifolds.workflow.warm import run_in_warm_process
+spec, log = json.loads(sys.argv[1]), sys.argv[2]
+assert run_in_warm_process("dnn_manifolds.workflow.jobs:run_logged_job", {"job": spec, "log_path": log}) is not None
 """
 
 IMPORTS = (
@@ -83,6 +96,9 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     py = sys.executable
+    from dnn_manifolds.workflow import warm
+
+    os.environ.update({var: "1" for var in warm.THREAD_VARIABLES})  # as Snakemake sets for a 1-thread job
     row = {
         "python": _wall([py, "-c", "pass"], a.repeats),
         "preamble": _wall([py, "-c", "import snakemake.script"], a.repeats),
@@ -105,13 +121,27 @@ def main(argv=None) -> int:
             row[f"{analysis}_job"] = whole
             row[f"{analysis}_compute"] = compute
             row[f"{analysis}_fixed"] = whole - compute + row["preamble"] - row["python"]
+        started = warm.start(threads=1)
+        try:
+            for analysis in ("capacity", "geometry"):
+                spec = dict(_spec(analysis, dataset, Path(tmp) / f"{analysis}_warm.nc"), progress=False)
+                whole = _wall([py, "-c", WARM_JOB, json.dumps(spec), str(Path(tmp) / "warm.log")], a.repeats)
+                row[f"{analysis}_warm_job"] = whole
+                row[f"{analysis}_warm_fixed"] = whole - row[f"{analysis}_compute"]
+        finally:
+            started.stop()
     print(json.dumps(row), file=sys.stderr)
-    print("| python | preamble | imports | capacity job | its compute | geometry job | its compute | fixed cost per job (capacity / geometry) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| python | preamble | imports | capacity job | its compute | geometry job | its compute "
+        "| fixed cost per job (capacity / geometry) | warm job (capacity / geometry) | fixed cost, warm |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {row['python']:.2f} s | {row['preamble']:.2f} s | {row['imports']:.2f} s | {row['capacity_job']:.2f} s | "
         f"{row['capacity_compute']:.2f} s | {row['geometry_job']:.2f} s | {row['geometry_compute']:.2f} s | "
-        f"{row['capacity_fixed']:.2f} s / {row['geometry_fixed']:.2f} s |"
+        f"{row['capacity_fixed']:.2f} s / {row['geometry_fixed']:.2f} s | "
+        f"{row['capacity_warm_job']:.2f} s / {row['geometry_warm_job']:.2f} s | "
+        f"{row['capacity_warm_fixed']:.2f} s / {row['geometry_warm_fixed']:.2f} s |"
     )
     if a.json:
         Path(a.json).write_text(json.dumps(row, indent=2))
