@@ -51,7 +51,8 @@ def start_warm_process():
     started = warm.start(threads=1, log="logs/warm.log")
     if started is None:
         logger.warning(
-            "the warm process did not start (logs/warm.log): each analysis job imports its libraries itself"
+            "no warm process (not Linux, or it failed to start: logs/warm.log): "
+            "each analysis job imports its libraries itself"
         )
     else:
         WARM_PROCESSES.append(started)

@@ -290,8 +290,12 @@ def start(threads: int = 1, *, log: str | os.PathLike | None = None, timeout: fl
 
     Sets :data:`SOCKET_ENV` in this process's environment, which the jobs it starts inherit.
     The warm process's own output goes to ``log``. Returns None (and announces nothing) when
-    it is not ready within ``timeout`` seconds; jobs then run in their own processes.
+    it is not ready within ``timeout`` seconds, and on systems other than Linux (forking a
+    process that has loaded the BLAS and HDF5 libraries is only relied on there); jobs then run
+    in their own processes.
     """
+    if not sys.platform.startswith("linux"):
+        return None
     directory = tempfile.mkdtemp(prefix="dnn-manifolds-warm-")  # private (0700): the socket's folder
     path = os.path.join(directory, "socket")
     env = dict(os.environ)
