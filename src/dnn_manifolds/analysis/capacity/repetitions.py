@@ -54,9 +54,11 @@ def _worker_init(problem: Problem) -> None:
     _WORKER["limits"] = blas_limits(1)
 
 
-LOCKSTEP = 4
+LOCKSTEP = 8
 """Repetitions decided together by lazy cutting planes (one pass over the basis per round for
-all of them, :func:`.problem.run_lockstep`); results do not depend on it."""
+all of them, :func:`.problem.run_lockstep`); results do not depend on it. Eight, not four: the
+pass's float32 product costs about the same for 4 and 8 separators, so a group of eight needs
+about half the passes per decision (``docs/capacity.md#capacity-lazy``)."""
 
 
 def _run(problem, n: int, reps: tuple[int, ...]) -> list[tuple[bool | None, str]]:
