@@ -208,6 +208,8 @@ def _child(conn: socket.socket, key: str) -> int:
     report = {"status": "ok", "cpu_s": ru.ru_utime + ru.ru_stime, "max_rss_mb": ru.ru_maxrss / 1024}
     # the job's log (the job configured logging): what its benchmark file cannot see
     logging.getLogger("warm").info("warm child: %.2f s CPU, %.0f MB peak", report["cpu_s"], report["max_rss_mb"])
+    for stream in (sys.stdout, sys.stderr):  # os._exit follows: nothing may stay buffered
+        stream.flush()
     _send(conn, report)
     return 0
 
