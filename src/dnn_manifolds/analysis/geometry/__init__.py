@@ -11,7 +11,8 @@ Package layout
 * :mod:`.api` — :func:`geometry` on the sessions of a manifold dataset;
 * :mod:`.mft` — :func:`manifold_geometry` on arrays (the pipeline below);
 * :mod:`.centres` — the common centre subspace (:func:`optimal_centre_rank`); :mod:`.stiefel`
-  — the Stiefel-manifold optimiser; :mod:`.anchors` — the anchor points;
+  — the Stiefel-manifold optimiser; :mod:`.anchors` — the anchor points; :mod:`.frames` — the
+  pivoted-Cholesky frames of large manifolds;
 * :mod:`.results` — the xarray form of one session's result.
 
 The closed forms α₀(κ) and α_B(κ, R, D) are in :mod:`dnn_manifolds.analysis.theory`.

@@ -196,13 +196,23 @@ the batched working-set Lawson–Hanson of :mod:`.active_set` (exact, KKT-checke
 before any per-draw Lawson–Hanson; smaller ones go straight to the per-draw solver, which is
 faster there."""
 
+WIDE_RETRY_MIN_POINTS = 2048
+"""Manifolds with at least this many points give the draws that the working-set solver left
+unsolved a second, longer working-set pass (:data:`WIDE_RETRY` width and rounds) before the
+per-draw Lawson–Hanson: there each per-draw solve costs about 0.1 s (a 1500 × 3201 problem),
+the second pass milliseconds. Smaller manifolds are unchanged."""
+
+WIDE_RETRY = (64, 24)
+"""(width, rounds) of that second working-set pass."""
+
 
 def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     """Exact NNLS per draw for one manifold whose Gram matrix is ill-conditioned.
 
     With m ≥ :data:`WORKING_SET_MIN_POINTS` points, first the batched working-set
     Lawson–Hanson on the Gram matrix ``SᵀS`` (:func:`.active_set.working_set_nnls`; smooth
-    manifolds touch a handful of their points); every draw it leaves unsolved, and every draw
+    manifolds touch a handful of their points; with m ≥ :data:`WIDE_RETRY_MIN_POINTS` a second,
+    longer pass on the draws the first left unsolved); every draw still unsolved, and every draw
     of a smaller manifold, by Lawson–Hanson on ``S`` itself.
     """
     m = Y.shape[1]
@@ -216,12 +226,18 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     status = np.full(n_t, INTERIOR, dtype=np.int8)
     todo = np.flatnonzero(~interior)
     if m >= WORKING_SET_MIN_POINTS and todo.size:
-        support, weights, ok = working_set_nnls(S.T @ S, proj[todo])
-        done = todo[ok]
-        rows = np.repeat(done, support.shape[1])
-        beta[rows, support[ok].ravel()] = weights[ok].ravel()
-        status[done] = LAWSON_HANSON
-        todo = todo[~ok]
+        H = S.T @ S
+        passes = [{}] + ([dict(zip(("width", "rounds"), WIDE_RETRY))] if m >= WIDE_RETRY_MIN_POINTS else [])
+        for kwargs in passes:
+            if not todo.size:
+                break
+            support, weights, ok = working_set_nnls(H, proj[todo], **kwargs)
+            done = todo[ok]
+            rows = np.repeat(done, support.shape[1])
+            beta[rows, support[ok].ravel()] = weights[ok].ravel()
+            status[done] = LAWSON_HANSON
+            todo = todo[~ok]
+        del H
     for i in todo:
         try:
             beta[i] = _lawson_hanson(S, Tk[i], 50 * m)
