@@ -80,17 +80,19 @@ MEASURED: dict[str, Any] = {
     "capacity": {
         # bench/bench_capacity.py: one full N_c search, cutting plane (as config/paper.yaml),
         # float32 data, CPU of the search and its 2 worker processes, 2026-12-02 on a shared
-        # machine (CPU somewhat inflated); peak = summed PSS of the processes
-        "cpu_s": {128: [(15, 109.0), (51, 188.0), (201, 254.0)], 64: [(201, 266.0), (801, 519.0), (3201, 1564.0)]},
-        "peak_mb": {128: [(15, 491.0), (51, 1576.0), (201, 1938.0)], 64: [(201, 1710.0), (801, 2148.0), (3201, 5000.0)]},
+        # machine (CPU somewhat inflated); peak = summed PSS of the processes; 1-d M = 201 with
+        # lockstep groups of 8 (the others measured with groups of 4: upper bounds)
+        "cpu_s": {128: [(15, 109.0), (51, 188.0), (201, 233.0)], 64: [(201, 266.0), (801, 519.0), (3201, 1564.0)]},
+        "peak_mb": {128: [(15, 491.0), (51, 1576.0), (201, 1934.0)], 64: [(201, 1710.0), (801, 2148.0), (3201, 5000.0)]},
     },
     "geometry": {
         # bench/bench_geometry_paper.py (smooth, n_t = 1000) and bench/bench_geometry.py
-        # (point clouds, n_t = 200), 2026-12-02, on a shared machine (CPU somewhat inflated)
+        # (point clouds, n_t = 200), 2026-12-02, on a shared machine (CPU somewhat inflated);
+        # M = 3201 with the pivoted-Cholesky frame (mean of two seeds)
         "smooth": {
             "n_t": 1000,
-            "cpu_s": {128: [(15, 12.9), (51, 19.6), (201, 32.8)], 64: [(201, 15.7), (801, 46.6), (3201, 910.0)]},
-            "peak_mb": {128: [(15, 229.0), (51, 356.0), (201, 658.0)], 64: [(201, 502.0), (801, 1259.0), (3201, 4229.0)]},
+            "cpu_s": {128: [(15, 12.9), (51, 19.6), (201, 32.8)], 64: [(201, 15.7), (801, 46.6), (3201, 245.0)]},
+            "peak_mb": {128: [(15, 229.0), (51, 356.0), (201, 658.0)], 64: [(201, 502.0), (801, 1259.0), (3201, 4075.0)]},
         },
         "point_cloud": {
             "n_t": 200,
