@@ -75,6 +75,25 @@ PROBE_MARGIN = 0.1
 """A probed rank is redone exactly when its mean |ρ| is below (1 + this) × the best so far."""
 
 
+STOP_MARGIN = 0.05
+"""The stopping rule's comparison of two neighbouring ranks, one of them probed, is undecided
+(and the probes are redone) when their mean |ρ| differ by less than this fraction."""
+
+
+def _rising(curve: list, k: int, exact: int, margin: float):
+    """``curve[k] > curve[k-1] > curve[k-2] > curve[k-3]`` (point_cloud's stopping rule), or None
+    when the answer hangs on a comparison involving a probed rank (index > ``exact``) whose two
+    values differ by less than ``margin`` (relative)."""
+    comps = []
+    for i in (k, k - 1, k - 2):
+        lo, hi = curve[i - 1], curve[i]
+        close = i > exact and abs(hi - lo) < margin * max(abs(hi), abs(lo))
+        comps.append((hi > lo, close))
+    if all(up for up, _ in comps):
+        return None if any(close for _, close in comps) else True
+    return False if any(not up and not close for up, close in comps) else None
+
+
 @dataclass(frozen=True)
 class _Rank:
     """The kept start at one rank k: subspace, mean |ρ|, mean ρ², residual norms, iterations,
@@ -175,6 +194,14 @@ def optimal_centre_rank(
         clipped to (rank of the centres) − 1.
     max_iter, xtol, gtol, ftol : optional
         Optimiser options; defaults are the original's (:data:`STIEFEL_DEFAULTS`).
+    probe_factor : float or None, default :data:`PROBE_FACTOR` (10)
+        Once a best rank exists, each rank k is first *probed*: optimised with xtol, gtol and
+        ftol this many times looser. Only a probe whose mean |ρ| comes within
+        :data:`PROBE_MARGIN` of the best so far is redone at the given tolerances, together with
+        every probed rank before it (same random starts, each from the previous rank's exact
+        solution). So K and the subspace are those of the search at the given tolerances, bit
+        for bit; the curve past the last exact rank (its mean |ρ|, ρ², norms, iterations)
+        is that of the probes. None or ≤ 1: every rank at the given tolerances.
 
     Returns
     -------
@@ -243,12 +270,19 @@ def optimal_centre_rank(
         return _Rank(V, a, q, nrm, int(res.n_iter[j]), conv, len(res.status) - conv)
 
     # ranks[k]: the result at rank k; ranks 1..exact were found at the original's tolerances
-    # (each from the previous one), later ones only probed (docs/geometry.md#geometry-k-selection)
+    # (each from the previous one), later ones only probed (docs/geometry.md#geometry-rank-probes)
     ranks = [_Rank(np.zeros((n, 0)), abs0, sq0, norms0, 0, 0, 0)]
     draws: dict[int, np.ndarray] = {}
     exact = 0
     best_k = 0
     best_cost = abs0 if method == "smooth" else np.inf
+
+    def redo(k: int) -> int:
+        """Ranks exact+1 … k at the given tolerances, each from the previous one."""
+        for j in range(exact + 1, k + 1):
+            ranks[j] = solve(j, ranks[j - 1].V, opts)
+        return k
+
     for k in range(1, max_k + 1):
         if method == "smooth" and k > best_k + 3:
             break
@@ -258,20 +292,19 @@ def optimal_centre_rank(
         ranks.append(solve(k, ranks[k - 1].V, settings))
         if settings is opts:
             exact = k
-        elif ranks[k].a < best_cost * (1.0 + PROBE_MARGIN):
-            # may be a new best: redo exactly, from the first rank that was only probed
-            for j in range(exact + 1, k + 1):
-                ranks[j] = solve(j, ranks[j - 1].V, opts)
-            exact = k
+        elif ranks[k].a < best_cost * (1.0 + PROBE_MARGIN):  # may be a new best
+            exact = redo(k)
+        stop = False
+        if method == "point_cloud" and k > 4:
+            # three consecutive increases of mean |ρ|; undecided on probes that are too close
+            stop = _rising([rk.a for rk in ranks], k, exact, STOP_MARGIN)
+            if stop is None:
+                exact = redo(k)
+                stop = _rising([rk.a for rk in ranks], k, exact, 0.0)
         for j in range(1, exact + 1):  # strict improvement in order of k, as the original
             if ranks[j].a < best_cost:
                 best_cost, best_k = ranks[j].a, j
-        curve = [rk.a for rk in ranks]
-        if (
-            method == "point_cloud"
-            and k > 4
-            and curve[k] > curve[k - 1] > curve[k - 2] > curve[k - 3]
-        ):
+        if stop:
             break
     ks = list(range(len(ranks)))
     abs_curve = [rk.a for rk in ranks]
