@@ -75,6 +75,10 @@ PROBE_MARGIN = 0.1
 """A probed rank is redone exactly when its mean |ρ| is below (1 + this) × the best so far."""
 
 
+PROBE_STREAK = 3
+"""After this many probes in a row that were redone as new bests, ranks are solved at the given
+tolerances directly (no probe) until one is not a new best: in a long improving run a probe
+only doubles the work."""
 STOP_MARGIN = 0.05
 """The stopping rule's comparison of two neighbouring ranks, one of them probed, is undecided
 (and the probes are redone) when their mean |ρ| differ by less than this fraction."""
@@ -274,6 +278,7 @@ def optimal_centre_rank(
     ranks = [_Rank(np.zeros((n, 0)), abs0, sq0, norms0, 0, 0, 0)]
     draws: dict[int, np.ndarray] = {}
     exact = 0
+    streak = 0  # probes in a row redone as new bests
     best_k = 0
     best_cost = abs0 if method == "smooth" else np.inf
 
@@ -287,13 +292,16 @@ def optimal_centre_rank(
         if method == "smooth" and k > best_k + 3:
             break
         draws[k] = rng.standard_normal((n_restarts, P))
-        # no best yet (point_cloud's k = 1): a probe would always be redone
-        settings = probe if probe is not None and math.isfinite(best_cost) else opts
-        ranks.append(solve(k, ranks[k - 1].V, settings))
-        if settings is opts:
+        # no best yet (point_cloud's k = 1): a probe would always be redone; after PROBE_STREAK
+        # probes in a row redone as new bests (a long improving run), solve directly until a
+        # rank is not a new best
+        probing = probe is not None and math.isfinite(best_cost) and streak < PROBE_STREAK
+        ranks.append(solve(k, ranks[k - 1].V, probe if probing else opts))
+        if not probing:
             exact = k
         elif ranks[k].a < best_cost * (1.0 + PROBE_MARGIN):  # may be a new best
             exact = redo(k)
+            streak += 1
         stop = False
         if method == "point_cloud" and k > 4:
             # three consecutive increases of mean |ρ|; undecided on probes that are too close
@@ -304,6 +312,8 @@ def optimal_centre_rank(
         for j in range(1, exact + 1):  # strict improvement in order of k, as the original
             if ranks[j].a < best_cost:
                 best_cost, best_k = ranks[j].a, j
+        if best_k != k:
+            streak = 0
         if stop:
             break
     ks = list(range(len(ranks)))
