@@ -237,6 +237,41 @@ def test_optimal_rank_smooth_allows_zero_and_point_cloud_does_not():
     )
 
 
+@pytest.mark.parametrize("method", ["smooth", "point_cloud"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_probed_ranks_leave_k_and_the_subspace_bit_identical(method, seed):
+    """docs/geometry.md#geometry-rank-probes: probing ranks at looser tolerances changes only
+    the curve past the last exact rank, never K, the subspace or the curve up to K."""
+    rng = np.random.default_rng(20 + seed)
+    C = planted_centres(rng, P=16, N=80, rank=2 + seed)
+    exact = optimal_centre_rank(C, method=method, rng=seed, max_k=7, probe_factor=1)
+    probed = optimal_centre_rank(C, method=method, rng=seed, max_k=7)
+    assert probed.n_common == exact.n_common
+    assert np.array_equal(probed.subspace, exact.subspace)
+    assert np.array_equal(probed.correlation_after, exact.correlation_after)
+    K = exact.n_common
+    assert np.array_equal(probed.mean_abs_corrcoef[: K + 1], exact.mean_abs_corrcoef[: K + 1])
+    assert np.array_equal(probed.k, exact.k)
+    past = slice(K + 1, None)
+    np.testing.assert_allclose(probed.mean_abs_corrcoef[past], exact.mean_abs_corrcoef[past], rtol=0.1)
+    assert probed.stiefel_n_iter[past].sum() < exact.stiefel_n_iter[past].sum()
+
+
+def test_a_probe_that_may_be_the_best_is_redone_exactly(monkeypatch):
+    """With the margin so wide that every probe "may be the best", every rank is redone at the
+    given tolerances and the whole result is that of the unprobed search."""
+    from dnn_manifolds.analysis.geometry import centres
+
+    rng = np.random.default_rng(3)
+    C = planted_centres(rng, P=16, N=80, rank=2)
+    exact = optimal_centre_rank(C, method="point_cloud", rng=4, max_k=6, probe_factor=1)
+    monkeypatch.setattr(centres, "PROBE_MARGIN", 1e9)
+    redone = optimal_centre_rank(C, method="point_cloud", rng=4, max_k=6)
+    for field in ("subspace", "mean_abs_corrcoef", "mean_square_corrcoef", "residual_norms", "stiefel_n_iter"):
+        assert np.array_equal(getattr(redone, field), getattr(exact, field)), field
+    assert redone.stiefel_converged == exact.stiefel_converged
+
+
 # ----------------------------------------------------------------------------- anchor points
 
 

@@ -67,6 +67,51 @@ class CentreRankResult:
         return float(self.mean_abs_corrcoef[0])
 
 
+PROBE_FACTOR = 10.0
+"""Default ``probe_factor`` of :func:`optimal_centre_rank`: a rank is first optimised with
+xtol, gtol and ftol this many times looser, and again at the given tolerances only if it may be
+the best rank."""
+PROBE_MARGIN = 0.1
+"""A probed rank is redone exactly when its mean |ρ| is below (1 + this) × the best so far."""
+
+
+PROBE_STREAK = 3
+"""After this many probes in a row that were redone as new bests, ranks are solved at the given
+tolerances directly (no probe) until one is not a new best: in a long improving run a probe
+only doubles the work."""
+STOP_MARGIN = 0.05
+"""The stopping rule's comparison of two neighbouring ranks, one of them probed, is undecided
+(and the probes are redone) when their mean |ρ| differ by less than this fraction."""
+
+
+def _rising(curve: list, k: int, exact: int, margin: float):
+    """``curve[k] > curve[k-1] > curve[k-2] > curve[k-3]`` (point_cloud's stopping rule), or None
+    when the answer hangs on a comparison involving a probed rank (index > ``exact``) whose two
+    values differ by less than ``margin`` (relative)."""
+    comps = []
+    for i in (k, k - 1, k - 2):
+        lo, hi = curve[i - 1], curve[i]
+        close = i > exact and abs(hi - lo) < margin * max(abs(hi), abs(lo))
+        comps.append((hi > lo, close))
+    if all(up for up, _ in comps):
+        return None if any(close for _, close in comps) else True
+    return False if any(not up and not close for up, close in comps) else None
+
+
+@dataclass(frozen=True)
+class _Rank:
+    """The kept start at one rank k: subspace, mean |ρ|, mean ρ², residual norms, iterations,
+    runs converged and runs at the iteration limit."""
+
+    V: np.ndarray
+    a: float
+    q: float
+    norms: np.ndarray
+    n_iter: int
+    n_conv: int
+    n_max: int
+
+
 def _corr_stats(R: np.ndarray):
     """Cosine matrix, mean |ρ| and mean ρ² (off-diagonal) of the rows of R (P × n)."""
     P = R.shape[0]
@@ -120,6 +165,7 @@ def optimal_centre_rank(
     xtol: float | None = None,
     gtol: float | None = None,
     ftol: float | None = None,
+    probe_factor: float | None = PROBE_FACTOR,
 ) -> CentreRankResult:
     r"""Optimal common low-rank subspace of the object centres (``docs/geometry.md#geometry-centres``).
 
@@ -152,6 +198,14 @@ def optimal_centre_rank(
         clipped to (rank of the centres) − 1.
     max_iter, xtol, gtol, ftol : optional
         Optimiser options; defaults are the original's (:data:`STIEFEL_DEFAULTS`).
+    probe_factor : float or None, default :data:`PROBE_FACTOR` (10)
+        Once a best rank exists, each rank k is first *probed*: optimised with xtol, gtol and
+        ftol this many times looser. Only a probe whose mean |ρ| comes within
+        :data:`PROBE_MARGIN` of the best so far is redone at the given tolerances, together with
+        every probed rank before it (same random starts, each from the previous rank's exact
+        solution). So K and the subspace are those of the search at the given tolerances, bit
+        for bit; the curve past the last exact rank (its mean |ρ|, ρ², norms, iterations)
+        is that of the probes. None or ≤ 1: every rank at the given tolerances.
 
     Returns
     -------
@@ -199,45 +253,77 @@ def optimal_centre_rank(
     max_k = int(max(0, min(int(max_k), n - 1)))
 
     rho0, abs0, sq0, norms0 = _corr_stats(Xr if n else np.zeros((P, 1)))
-    ks, abs_curve, sq_curve, norm_curve, iters = [0], [abs0], [sq0], [norms0], [0]
-    Vs: dict[int, np.ndarray] = {0: np.zeros((n, 0))}
-    n_conv = n_max = 0
     cost = CentreCorrelationCost(Xr) if n else None
+    base = np.sqrt(np.einsum("pn,pn->p", Xr, Xr))
+    probe = None
+    if probe_factor is not None and float(probe_factor) > 1.0:
+        f = float(probe_factor)
+        probe = {**opts, "xtol": opts["xtol"] * f, "gtol": opts["gtol"] * f, "ftol": opts["ftol"] * f}
+
+    def solve(k: int, V_prev: np.ndarray, settings: dict) -> _Rank:
+        starts = np.concatenate(
+            [(draws[k] @ Xr)[:, :, None], np.broadcast_to(V_prev, (n_restarts, n, k - 1))], axis=2
+        )
+        V0, _ = np.linalg.qr(starts)
+        res = minimize_stiefel(cost.value_and_grad, V0, **settings)
+        resid = np.sqrt(np.maximum(cost.residual_sq_norms(res.x), 0.0))  # (r, P)
+        j = int(np.argmax((resid / base).min(axis=1)))  # the most stable start
+        V = res.x[j]
+        _, a, q, nrm = _corr_stats(Xr - (Xr @ V) @ V.T)
+        conv = int(np.sum(res.status == STATUS_CONVERGED))
+        return _Rank(V, a, q, nrm, int(res.n_iter[j]), conv, len(res.status) - conv)
+
+    # ranks[k]: the result at rank k; ranks 1..exact were found at the original's tolerances
+    # (each from the previous one), later ones only probed (docs/geometry.md#geometry-rank-probes)
+    ranks = [_Rank(np.zeros((n, 0)), abs0, sq0, norms0, 0, 0, 0)]
+    draws: dict[int, np.ndarray] = {}
+    exact = 0
+    streak = 0  # probes in a row redone as new bests
     best_k = 0
     best_cost = abs0 if method == "smooth" else np.inf
-    V_prev = np.zeros((n, 0))
-    base = np.sqrt(np.einsum("pn,pn->p", Xr, Xr))
+
+    def redo(k: int) -> int:
+        """Ranks exact+1 … k at the given tolerances, each from the previous one."""
+        for j in range(exact + 1, k + 1):
+            ranks[j] = solve(j, ranks[j - 1].V, opts)
+        return k
+
     for k in range(1, max_k + 1):
         if method == "smooth" and k > best_k + 3:
             break
-        s = rng.standard_normal((n_restarts, P))
-        starts = np.concatenate(
-            [(s @ Xr)[:, :, None], np.broadcast_to(V_prev, (n_restarts, n, k - 1))], axis=2
-        )
-        V0, _ = np.linalg.qr(starts)
-        res = minimize_stiefel(cost.value_and_grad, V0, **opts)
-        n_conv += int(np.sum(res.status == STATUS_CONVERGED))
-        n_max += int(np.sum(res.status != STATUS_CONVERGED))
-        resid = np.sqrt(np.maximum(cost.residual_sq_norms(res.x), 0.0))  # (r, P)
-        stability = (resid / base).min(axis=1)
-        j = int(np.argmax(stability))
-        V_prev = res.x[j]
-        Vs[k] = V_prev
-        R = Xr - (Xr @ V_prev) @ V_prev.T
-        _, a, q, nrm = _corr_stats(R)
-        ks.append(k)
-        abs_curve.append(a)
-        sq_curve.append(q)
-        norm_curve.append(nrm)
-        iters.append(int(res.n_iter[j]))
-        if a < best_cost:
-            best_cost, best_k = a, k
-        if (
-            method == "point_cloud"
-            and k > 4
-            and abs_curve[k] > abs_curve[k - 1] > abs_curve[k - 2] > abs_curve[k - 3]
-        ):
+        draws[k] = rng.standard_normal((n_restarts, P))
+        # no best yet (point_cloud's k = 1): a probe would always be redone; after PROBE_STREAK
+        # probes in a row redone as new bests (a long improving run), solve directly until a
+        # rank is not a new best
+        probing = probe is not None and math.isfinite(best_cost) and streak < PROBE_STREAK
+        ranks.append(solve(k, ranks[k - 1].V, probe if probing else opts))
+        if not probing:
+            exact = k
+        elif ranks[k].a < best_cost * (1.0 + PROBE_MARGIN):  # may be a new best
+            exact = redo(k)
+            streak += 1
+        stop = False
+        if method == "point_cloud" and k > 4:
+            # three consecutive increases of mean |ρ|; undecided on probes that are too close
+            stop = _rising([rk.a for rk in ranks], k, exact, STOP_MARGIN)
+            if stop is None:
+                exact = redo(k)
+                stop = _rising([rk.a for rk in ranks], k, exact, 0.0)
+        for j in range(1, exact + 1):  # strict improvement in order of k, as the original
+            if ranks[j].a < best_cost:
+                best_cost, best_k = ranks[j].a, j
+        if best_k != k:
+            streak = 0
+        if stop:
             break
+    ks = list(range(len(ranks)))
+    abs_curve = [rk.a for rk in ranks]
+    sq_curve = [rk.q for rk in ranks]
+    norm_curve = [rk.norms for rk in ranks]
+    iters = [rk.n_iter for rk in ranks]
+    n_conv = sum(rk.n_conv for rk in ranks)
+    n_max = sum(rk.n_max for rk in ranks)
+    Vs = {k: rk.V for k, rk in enumerate(ranks)}
     V = Vs[best_k]
     R = Xr - (Xr @ V) @ V.T if n else np.zeros((P, 1))
     rho1 = _corr_stats(R)[0]

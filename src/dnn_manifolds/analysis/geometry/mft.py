@@ -212,7 +212,8 @@ def manifold_geometry(
     max_k : int, optional
         Largest rank of the common subspace tried (see :func:`optimal_centre_rank`).
     stiefel_options : dict, optional
-        ``max_iter``, ``xtol``, ``gtol``, ``ftol`` for the optimiser.
+        ``max_iter``, ``xtol``, ``gtol``, ``ftol`` for the optimiser, ``probe_factor`` for the
+        rank search (see :func:`optimal_centre_rank`).
     blas_threads : int or None, default 1
         BLAS threads during the computation (small matrix products are far faster on one
         thread, ``docs/geometry.md#geometry-performance``); None leaves the setting alone.

@@ -34,7 +34,9 @@ STIEFEL_DEFAULTS = {
 }
 """Optimiser settings of the originals (``docs/geometry.md#geometry-centres``)."""
 
-STIEFEL_KEYS = ("max_iter", "xtol", "gtol", "ftol")
+STIEFEL_KEYS = ("max_iter", "xtol", "gtol", "ftol", "probe_factor")
+"""Keys of ``stiefel_options``; ``probe_factor`` (default 10, 1 = every rank at the given
+tolerances) is the centre-rank search's, see :func:`~dnn_manifolds.analysis.geometry.optimal_centre_rank`."""
 
 CONTROLS = ("none", "shuffle")
 """Controls of the geometry (the original geometry driver's ``data_randomization``)."""
@@ -87,7 +89,8 @@ class GeometryOptions(DataOptions):
     neuron_repeats: int = option(10, "random neuron subsets drawn when n_neurons is set", minimum=1)
     stiefel_options: dict | None = option(
         None,
-        "optimiser settings max_iter, xtol, gtol, ftol (defaults: the original's, by method)",
+        "optimiser settings max_iter, xtol, gtol, ftol (defaults: the original's, by method); "
+        "probe_factor: ranks are first probed at tolerances this many times looser (default 10; 1: off)",
         kind=dict,
         keys=STIEFEL_KEYS,
         nullable=True,

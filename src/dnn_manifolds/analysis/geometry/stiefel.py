@@ -33,6 +33,27 @@ _MAX_RISE = 1e-3
 """A fifth backtracking try is accepted (as Wen-Yin) unless it raises the cost by more than
 this fraction of the reference value."""
 
+_add = np.add.reduce
+"""``ndarray.sum`` without its Python wrapper (the same reduction, the same bits)."""
+
+
+def _sum_last(A):
+    """``np.add.reduce(A, axis=-1)`` bit for bit, faster for a short last axis: numpy adds fewer
+    than 8 elements in order, which whole-slice additions reproduce (and avoid its slow inner
+    loop over a short axis); 8 or more are summed pairwise, so reduced as such."""
+    k = A.shape[-1]
+    if k < 2 or k >= 8:
+        return _add(A, axis=-1)
+    s = A[..., 0] + A[..., 1]
+    for j in range(2, k):
+        s += A[..., j]
+    return s
+
+
+def _dot(A, B):
+    """Frobenius inner products of two batches of matrices, shape ``(n_starts,)``."""
+    return np.einsum("rnk,rnk->r", A, B)
+
 STATUS_CONVERGED = 0
 """The stopping rule on step size, cost change or gradient norm was met."""
 STATUS_MAX_ITER = 1
@@ -78,6 +99,7 @@ class CentreCorrelationCost:
         self.XT = np.ascontiguousarray(self.X.T)
         C = self.X @ self.X.T
         self.diag = np.diag(C).copy()
+        self.threshold = CANCELLATION * self.diag
         self.C2 = C * C
 
     def residual_sq_norms(self, V: np.ndarray) -> np.ndarray:
@@ -100,36 +122,38 @@ class CentreCorrelationCost:
         """
         X, XT = self.X, self.XT
         c = X @ V  # (r, P, k)
-        c0 = self.diag - (c * c).sum(axis=2)
-        exact = np.any(c0 < CANCELLATION * self.diag, axis=1)
-        if exact.any():
-            F = np.empty(V.shape[0])
-            G = np.empty_like(V) if grad else None
-            F[exact], g_exact = self.direct(V[exact], grad=grad)
-            if grad:
-                G[exact] = g_exact
-            rest = ~exact
-            if rest.any():
-                F[rest], g_rest = self.value_and_grad(V[rest], grad=grad)
-                if grad:
-                    G[rest] = g_rest
-            return F, G
+        c0 = self.diag - _sum_last(c * c)
+        if (c0 < self.threshold).any():
+            return self._split(V, c0, grad)
         # guard against a vanishing residual (the cost is infinite there)
         w = 1.0 / np.maximum(c0, 1e-300)
         Wc = w[..., None] * c
         Z = XT @ Wc  # (r, n, k)
-        G = np.swapaxes(c, 1, 2) @ Wc  # (r, k, k)
+        G = c.transpose(0, 2, 1) @ Wc  # (r, k, k)
         C2w = w @ self.C2  # (r, P)
-        F = 0.5 * (
-            (w * C2w).sum(axis=1) - 2.0 * (Z * Z).sum(axis=(1, 2)) + (G * G).sum(axis=(1, 2))
-        )
+        F = 0.5 * (_add(w * C2w, axis=1) - 2.0 * _add(Z * Z, axis=(1, 2)) + _add(G * G, axis=(1, 2)))
         if not grad:
             return F, None
         XZ = X @ Z  # (r, P, k)
         D = XZ - c @ G  # W⁻¹·(direct part)/(−2) = XZ − cG
-        h = C2w - ((XZ + D) * c).sum(axis=2)  # C2w − 2 c·XZ + c·cG
+        h = C2w - _sum_last((XZ + D) * c)  # C2w − 2 c·XZ + c·cG
         g = (2.0 * w * w * h)[..., None] * c - 2.0 * w[..., None] * D
         return F, XT @ g
+
+    def _split(self, V, c0, grad):
+        """Starts that cancel by :meth:`direct`, the others by the expanded form."""
+        exact = np.any(c0 < self.threshold, axis=1)
+        F = np.empty(V.shape[0])
+        G = np.empty_like(V) if grad else None
+        F[exact], g_exact = self.direct(V[exact], grad=grad)
+        if grad:
+            G[exact] = g_exact
+        rest = ~exact
+        if rest.any():
+            F[rest], g_rest = self.value_and_grad(V[rest], grad=grad)
+            if grad:
+                G[rest] = g_rest
+        return F, G
 
     def direct(self, V: np.ndarray, grad: bool = True):
         r"""Cost and gradient from the residuals ``R = X − X V Vᵀ`` (``O(P² n)`` per start).
@@ -191,20 +215,31 @@ class StiefelResult:
     status: np.ndarray
 
 
-def _cayley_step(X, G, tau, low_rank):
-    """X(τ) = (I + τ/2 W)⁻¹ (I − τ/2 W) X with W = G Xᵀ − X Gᵀ, batched over starts."""
-    r, n, k = X.shape
-    t = tau[:, None, None]
-    if low_rank:
-        U = np.concatenate([G, X], axis=2)  # (r, n, 2k)
-        Vv = np.concatenate([X, -G], axis=2)
-        VU = np.swapaxes(Vv, 1, 2) @ U  # (r, 2k, 2k)
-        VX = np.swapaxes(Vv, 1, 2) @ X  # (r, 2k, k)
-        lhs = np.eye(2 * k) + 0.5 * t * VU
-        return X - t * (U @ np.linalg.solve(lhs, VX))
-    W = G @ np.swapaxes(X, 1, 2) - X @ np.swapaxes(G, 1, 2)
-    eye = np.eye(n)
-    return np.linalg.solve(eye + 0.5 * t * W, (eye - 0.5 * t * W) @ X)
+class _Cayley:
+    """Cayley steps ``X(τ) = (I + τ/2 W)⁻¹ (I − τ/2 W) X``, ``W = G Xᵀ − X Gᵀ``, from one iterate
+    (batched over starts): the products that do not depend on τ are formed once and reused by
+    every backtracking try. Low-rank form ``X − τ U (I + τ/2 VᵀU)⁻¹ VᵀX`` with ``U = [G, X]``,
+    ``V = [X, −G]`` when ``low_rank``."""
+
+    def __init__(self, X, G, low_rank, eye):
+        self.X, self.low_rank, self.eye = X, low_rank, eye
+        if low_rank:
+            self.U = np.concatenate([G, X], axis=2)  # (r, n, 2k)
+            Vt = np.concatenate([X, -G], axis=2).transpose(0, 2, 1)
+            self.VU = Vt @ self.U  # (r, 2k, 2k)
+            self.VX = Vt @ X  # (r, 2k, k)
+        else:
+            self.W = G @ X.transpose(0, 2, 1) - X @ G.transpose(0, 2, 1)
+
+    def step(self, tau, sel=None):
+        """``X(τ)`` for all starts, or for the starts ``sel`` (``tau`` then of their size)."""
+        t = tau[:, None, None]
+        X = self.X if sel is None else self.X[sel]
+        if self.low_rank:
+            U, VU, VX = (self.U, self.VU, self.VX) if sel is None else (self.U[sel], self.VU[sel], self.VX[sel])
+            return X - t * (U @ np.linalg.solve(self.eye + 0.5 * t * VU, VX))
+        W = self.W if sel is None else self.W[sel]
+        return np.linalg.solve(self.eye + 0.5 * t * W, (self.eye - 0.5 * t * W) @ X)
 
 
 def _orthonormalise(X):
@@ -269,6 +304,7 @@ def minimize_stiefel(
     X0 = np.array(X0, dtype=np.float64, copy=True)
     r, n, k = X0.shape
     low_rank = k < n / 2
+    eye = np.eye(2 * k if low_rank else n)
     # final values per start (written when a start stops, or at the end)
     X_out = X0.copy()
     F_out = np.empty(r)
@@ -279,9 +315,9 @@ def minimize_stiefel(
     idx = np.arange(r)
     X = X0
     F, G = fun(X)
-    dtX = G - X @ (np.swapaxes(G, 1, 2) @ X)
-    nrmG = np.sqrt(np.einsum("rnk,rnk->r", dtX, dtX))
-    Q = np.ones(r)
+    dtX = G - X @ (G.transpose(0, 2, 1) @ X)
+    nrmG = np.sqrt(_dot(dtX, dtX))
+    Q = 1.0  # the Zhang-Hager weight is the same for every start
     Cval = F.copy()
     tau = np.full(r, float(tau0))
     xt = np.full(r, float(xtol))
@@ -290,71 +326,72 @@ def minimize_stiefel(
     hist = np.zeros((r, nt, 2))
     sqrt_n = np.sqrt(n)
     itr = 0
-    for itr in range(1, max_iter + 1):
-        deriv = rho * nrmG**2
-        Xn = _cayley_step(X, G, tau, low_rank)
-        Fn, Gn = fun(Xn)
-        ok = Fn <= Cval - tau * deriv
-        if not ok.all():
-            pending = np.flatnonzero(~ok)
-            for nls in range(2, 6 + _EXTRA_BACKTRACKS):
-                tau[pending] *= eta
-                Xt = _cayley_step(X[pending], G[pending], tau[pending], low_rank)
-                Ft, Gt = fun(Xt)
-                armijo = Ft <= Cval[pending] - tau[pending] * deriv[pending]
-                # Wen-Yin accept the 5th try regardless; a 5th try that still raises the cost
-                # far above the reference value (a landscape far sharper than the step, as
-                # when one direction dominates the centres) keeps backtracking instead
-                sane = np.isfinite(Ft) & (Ft <= Cval[pending] + _MAX_RISE * np.abs(Cval[pending]))
-                acc = armijo | ((nls >= 5) & sane) | (nls >= 5 + _EXTRA_BACKTRACKS)
-                done = pending[acc]
-                Xn[done], Fn[done], Gn[done] = Xt[acc], Ft[acc], Gt[acc]
-                pending = pending[~acc]
-                if pending.size == 0:
-                    break
-        dtn = Gn - Xn @ (np.swapaxes(Gn, 1, 2) @ Xn)
-        nrmG = np.sqrt(np.einsum("rnk,rnk->r", dtn, dtn))
-        S = Xn - X
-        XDiff = np.sqrt(np.einsum("rnk,rnk->r", S, S)) / sqrt_n
-        FDiff = np.abs(F - Fn) / (np.abs(F) + 1.0)
-        Y = dtn - dtX
-        SY = np.abs(np.einsum("rnk,rnk->r", S, Y))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if itr % 2 == 0:
-                tau = np.einsum("rnk,rnk->r", S, S) / SY
-            else:
-                tau = SY / np.einsum("rnk,rnk->r", Y, Y)
-        tau = np.clip(np.where(np.isfinite(tau), tau, tau0), 1e-20, 1e20)
-        X, F, G, dtX = Xn, Fn, Gn, dtn
-        hist[:, (itr - 1) % nt, 0] = XDiff
-        hist[:, (itr - 1) % nt, 1] = FDiff
-        mean_hist = hist[:, : min(nt, itr)].mean(axis=1)  # the last nt iterations
-        stop = (
-            ((XDiff < xt) & (FDiff < ft))
-            | (nrmG < gt)
-            | ((mean_hist[:, 0] < 10 * xt) & (mean_hist[:, 1] < 10 * ft))
-        )
-        Qn = gamma * Q + 1.0
-        Cval = (gamma * Q * Cval + F) / Qn
-        Q = Qn
-        if itr <= 2:
-            xt = np.where(stop, 0.1 * xt, xt)
-            ft = np.where(stop, 0.1 * ft, ft)
-            gt = np.where(stop, 0.1 * gt, gt)
-            continue
-        if stop.any():
-            fin = idx[stop]
-            X_out[fin], F_out[fin], nrm_out[fin] = X[stop], F[stop], nrmG[stop]
-            n_iter[fin] = itr
-            status[fin] = STATUS_CONVERGED
-            keep = ~stop
-            if not keep.any():
+    # (non-finite BB ratios are replaced below; the warnings are noise)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for itr in range(1, max_iter + 1):
+            deriv = rho * nrmG**2
+            cayley = _Cayley(X, G, low_rank, eye)
+            Xn = cayley.step(tau)
+            Fn, Gn = fun(Xn)
+            ok = Fn <= Cval - tau * deriv
+            if not ok.all():
+                pending = np.flatnonzero(~ok)
+                for nls in range(2, 6 + _EXTRA_BACKTRACKS):
+                    tau[pending] *= eta
+                    Xt = cayley.step(tau[pending], pending)
+                    Ft, Gt = fun(Xt)
+                    armijo = Ft <= Cval[pending] - tau[pending] * deriv[pending]
+                    # Wen-Yin accept the 5th try regardless; a 5th try that still raises the cost
+                    # far above the reference value (a landscape far sharper than the step, as
+                    # when one direction dominates the centres) keeps backtracking instead
+                    sane = np.isfinite(Ft) & (Ft <= Cval[pending] + _MAX_RISE * np.abs(Cval[pending]))
+                    acc = armijo | ((nls >= 5) & sane) | (nls >= 5 + _EXTRA_BACKTRACKS)
+                    done = pending[acc]
+                    Xn[done], Fn[done], Gn[done] = Xt[acc], Ft[acc], Gt[acc]
+                    pending = pending[~acc]
+                    if pending.size == 0:
+                        break
+            dtn = Gn - Xn @ (Gn.transpose(0, 2, 1) @ Xn)
+            nrmG = np.sqrt(_dot(dtn, dtn))
+            S = Xn - X
+            SS = _dot(S, S)
+            XDiff = np.sqrt(SS) / sqrt_n
+            FDiff = np.abs(F - Fn) / (np.abs(F) + 1.0)
+            Y = dtn - dtX
+            SY = np.abs(_dot(S, Y))
+            tau = SS / SY if itr % 2 == 0 else SY / _dot(Y, Y)
+            tau = np.minimum(np.maximum(np.where(np.isfinite(tau), tau, tau0), 1e-20), 1e20)
+            X, F, G, dtX = Xn, Fn, Gn, dtn
+            slot = (itr - 1) % nt
+            hist[:, slot, 0] = XDiff
+            hist[:, slot, 1] = FDiff
+            m = min(nt, itr)
+            mean_hist = _add(hist[:, :m], axis=1) / m  # the last nt iterations
+            stop = (
+                ((XDiff < xt) & (FDiff < ft))
+                | (nrmG < gt)
+                | ((mean_hist[:, 0] < 10 * xt) & (mean_hist[:, 1] < 10 * ft))
+            )
+            Qn = gamma * Q + 1.0
+            Cval = (gamma * Q * Cval + F) / Qn
+            Q = Qn
+            if itr <= 2:
+                xt = np.where(stop, 0.1 * xt, xt)
+                ft = np.where(stop, 0.1 * ft, ft)
+                gt = np.where(stop, 0.1 * gt, gt)
+                continue
+            if stop.any():
+                fin = idx[stop]
+                X_out[fin], F_out[fin], nrm_out[fin] = X[stop], F[stop], nrmG[stop]
+                n_iter[fin] = itr
+                status[fin] = STATUS_CONVERGED
+                keep = ~stop
                 idx = idx[keep]
-                break
-            idx = idx[keep]
-            X, F, G, dtX, nrmG = X[keep], F[keep], G[keep], dtX[keep], nrmG[keep]
-            Q, Cval, tau = Q[keep], Cval[keep], tau[keep]
-            xt, gt, ft, hist = xt[keep], gt[keep], ft[keep], hist[keep]
+                if not idx.size:
+                    break
+                X, F, G, dtX, nrmG = X[keep], F[keep], G[keep], dtX[keep], nrmG[keep]
+                Cval, tau = Cval[keep], tau[keep]
+                xt, gt, ft, hist = xt[keep], gt[keep], ft[keep], hist[keep]
     if idx.size:
         X_out[idx], F_out[idx], nrm_out[idx] = X, F, nrmG
         n_iter[idx] = itr
