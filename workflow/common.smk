@@ -61,6 +61,16 @@ def model_files(wildcards):
     return list(CFG.networks[wildcards.network].files)
 
 
+# A generation job's optional inputs: an input function only where some network of the config
+# has such files (the demo CNN's checkpoint, a user model's files), else a plain empty list: a
+# callable costs Snakemake a call and two signature inspections per job (7,000 shard jobs in
+# config/paper.yaml)
+GENERATION_WEIGHTS = (
+    weights_input if any(n.weights == "demo" for n in CFG.networks.values()) else []
+)
+GENERATION_MODEL = model_files if any(n.files for n in CFG.networks.values()) else []
+
+
 def shard_params(wildcards, input):
     """Keyword arguments of dnn_manifolds.generation.manifolds.generate_shard for one shard."""
     net = CFG.networks[wildcards.network]
