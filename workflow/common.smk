@@ -5,8 +5,10 @@
 # run when the workflow is parsed, so a bad config stops the run before any job starts.
 import copy
 import functools
+import inspect
 from pathlib import Path
 
+from snakemake.common import overwrite_function_params
 from snakemake.utils import validate
 
 from dnn_manifolds.report.catalogue import FIGURE_SPECS, FIGURES
@@ -39,6 +41,15 @@ wildcard_constraints:
 # ----------------------------------------------------------------------------- paths
 
 
+def per_job(func):
+    """Mark a function that Snakemake calls once per job (input, params, resources) with its
+    signature, inspected once here: Snakemake otherwise inspects it (inspect.signature) at
+    every call to learn which arguments it takes, ~10 % of the paper preset's DAG time.
+    Snakemake's own wrappers (snakemake.ioutils) mark their functions the same way."""
+    overwrite_function_params(func, inspect.signature(func).parameters)
+    return func
+
+
 def stimuli_file():
     return CFG.stimuli_path
 
@@ -47,6 +58,7 @@ def demo_checkpoint(network):
     return f"results/training/{network}/epoch{CFG.demo_epochs:03d}.pt"
 
 
+@per_job
 def weights_input(wildcards):
     """Checkpoint files a network needs (the demo CNN's training output), else nothing."""
     net = CFG.networks[wildcards.network]
@@ -55,6 +67,7 @@ def weights_input(wildcards):
     return []
 
 
+@per_job
 def model_files(wildcards):
     """A user model's files (its .py module or TorchScript archive, its weights file), so
     that changing them re-runs its generation jobs."""
@@ -71,6 +84,7 @@ GENERATION_WEIGHTS = (
 GENERATION_MODEL = model_files if any(n.files for n in CFG.networks.values()) else []
 
 
+@per_job
 def shard_params(wildcards, input):
     """Keyword arguments of dnn_manifolds.generation.manifolds.generate_shard for one shard."""
     net = CFG.networks[wildcards.network]
@@ -99,6 +113,7 @@ def shard_params(wildcards, input):
     }
 
 
+@per_job
 def shard_files(wildcards):
     return [
         f"results/shards/{wildcards.network}/{wildcards.manifold}/{s['name']}.nc"
@@ -141,6 +156,7 @@ def analysis_job(wildcards, name=None):
 def job_input(name=None):
     """Input function: the job's manifold datasets (and its reference geometry)."""
 
+    @per_job
     def inputs(wildcards):
         job = analysis_job(wildcards, name)
         out = {
@@ -158,6 +174,7 @@ def job_input(name=None):
 def job_params(name=None):
     """Params function: what run_job needs besides its files (sets, options, seed)."""
 
+    @per_job
     def params(wildcards):
         job = analysis_job(wildcards, name)
         return {
@@ -195,11 +212,13 @@ def _capacity_entries_by_set():
     return out
 
 
+@per_job
 def separability_entries(wildcards):
     """The baseline capacity results of one (network, manifold set), every replicate."""
     return _capacity_entries_by_set().get((wildcards.network, wildcards.manifold), [])
 
 
+@per_job
 def separability_inputs(wildcards):
     return list(dict.fromkeys(e["path"] for e in separability_entries(wildcards)))
 
@@ -211,6 +230,7 @@ def separability_targets():
     ]
 
 
+@per_job
 def contact_sheet_dataset(wildcards):
     """The first recording network's dataset of a manifold set: its object ids are the
     templates."""
@@ -218,6 +238,7 @@ def contact_sheet_dataset(wildcards):
     return f"results/datasets/{network}/{wildcards.manifold}.nc"
 
 
+@per_job
 def contact_sheet_params(wildcards):
     man = CFG.manifolds[wildcards.manifold]
     return {
@@ -257,9 +278,11 @@ def job_resources(kind, name=None):
             cache[key] = costs.resources(CFG, kind, job(wildcards), attempt)
         return cache[key]
 
+    @per_job
     def mem_mb(wildcards, attempt):
         return get(wildcards, attempt)["mem_mb"]
 
+    @per_job
     def runtime(wildcards, attempt):
         return get(wildcards, attempt)["runtime"]
 
@@ -272,6 +295,7 @@ def job_resources(kind, name=None):
 GENERATION_GPUS = 1 if CFG.uses_gpu else 0
 
 
+@per_job
 def own_data_input(wildcards):
     """The data file, and a feature matrix's labels file when it has one."""
     labels = CFG.own_data_options[wildcards.name].get("labels")
@@ -281,11 +305,13 @@ def own_data_input(wildcards):
     }
 
 
+@per_job
 def own_data_options(wildcards):
     """Options of dnn_manifolds.data.inputs.import_any for one own-data input."""
     return CFG.own_import_options(wildcards.name)
 
 
+@per_job
 def own_analysis_files(wildcards):
     return [f"results/own/{wildcards.name}/{a}.nc" for a in CFG.analyses]
 
