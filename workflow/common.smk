@@ -44,8 +44,8 @@ wildcard_constraints:
 def per_job(func):
     """Mark a function that Snakemake calls once per job (input, params, resources) with its
     signature, inspected once here: Snakemake otherwise inspects it (inspect.signature) at
-    every call to learn which arguments it takes, ~10 % of the paper preset's DAG time.
-    Snakemake's own wrappers (snakemake.ioutils) mark their functions the same way."""
+    every call to learn which arguments it takes (≈ 11 % of the paper preset's dry run before,
+    bench/README.md); Snakemake's own wrappers (snakemake.ioutils) do the same."""
     overwrite_function_params(func, inspect.signature(func).parameters)
     return func
 
