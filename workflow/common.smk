@@ -5,8 +5,10 @@
 # run when the workflow is parsed, so a bad config stops the run before any job starts.
 import copy
 import functools
+import inspect
 from pathlib import Path
 
+from snakemake.common import overwrite_function_params
 from snakemake.logging import logger
 from snakemake.utils import validate
 
@@ -66,6 +68,15 @@ def stop_warm_process():
 # ----------------------------------------------------------------------------- paths
 
 
+def per_job(func):
+    """Mark a function that Snakemake calls once per job (input, params, resources) with its
+    signature, inspected once here: Snakemake otherwise inspects it (inspect.signature) at
+    every call to learn which arguments it takes (≈ 11 % of the paper preset's dry run before,
+    bench/README.md); Snakemake's own wrappers (snakemake.ioutils) do the same."""
+    overwrite_function_params(func, inspect.signature(func).parameters)
+    return func
+
+
 def stimuli_file():
     return CFG.stimuli_path
 
@@ -74,6 +85,7 @@ def demo_checkpoint(network):
     return f"results/training/{network}/epoch{CFG.demo_epochs:03d}.pt"
 
 
+@per_job
 def weights_input(wildcards):
     """Checkpoint files a network needs (the demo CNN's training output), else nothing."""
     net = CFG.networks[wildcards.network]
@@ -82,12 +94,24 @@ def weights_input(wildcards):
     return []
 
 
+@per_job
 def model_files(wildcards):
     """A user model's files (its .py module or TorchScript archive, its weights file), so
     that changing them re-runs its generation jobs."""
     return list(CFG.networks[wildcards.network].files)
 
 
+# A generation job's optional inputs: an input function only where some network of the config
+# has such files (the demo CNN's checkpoint, a user model's files), else a plain empty list: a
+# callable costs Snakemake a call and two signature inspections per job (7,000 shard jobs in
+# config/paper.yaml)
+GENERATION_WEIGHTS = (
+    weights_input if any(n.weights == "demo" for n in CFG.networks.values()) else []
+)
+GENERATION_MODEL = model_files if any(n.files for n in CFG.networks.values()) else []
+
+
+@per_job
 def shard_params(wildcards, input):
     """Keyword arguments of dnn_manifolds.generation.manifolds.generate_shard for one shard."""
     net = CFG.networks[wildcards.network]
@@ -116,6 +140,7 @@ def shard_params(wildcards, input):
     }
 
 
+@per_job
 def shard_files(wildcards):
     return [
         f"results/shards/{wildcards.network}/{wildcards.manifold}/{s['name']}.nc"
@@ -158,6 +183,7 @@ def analysis_job(wildcards, name=None):
 def job_input(name=None):
     """Input function: the job's manifold datasets (and its reference geometry)."""
 
+    @per_job
     def inputs(wildcards):
         job = analysis_job(wildcards, name)
         out = {
@@ -175,6 +201,7 @@ def job_input(name=None):
 def job_params(name=None):
     """Params function: what run_job needs besides its files (sets, options, seed)."""
 
+    @per_job
     def params(wildcards):
         job = analysis_job(wildcards, name)
         return {
@@ -212,11 +239,13 @@ def _capacity_entries_by_set():
     return out
 
 
+@per_job
 def separability_entries(wildcards):
     """The baseline capacity results of one (network, manifold set), every replicate."""
     return _capacity_entries_by_set().get((wildcards.network, wildcards.manifold), [])
 
 
+@per_job
 def separability_inputs(wildcards):
     return list(dict.fromkeys(e["path"] for e in separability_entries(wildcards)))
 
@@ -228,6 +257,7 @@ def separability_targets():
     ]
 
 
+@per_job
 def contact_sheet_dataset(wildcards):
     """The first recording network's dataset of a manifold set: its object ids are the
     templates."""
@@ -235,6 +265,7 @@ def contact_sheet_dataset(wildcards):
     return f"results/datasets/{network}/{wildcards.manifold}.nc"
 
 
+@per_job
 def contact_sheet_params(wildcards):
     man = CFG.manifolds[wildcards.manifold]
     return {
@@ -274,9 +305,11 @@ def job_resources(kind, name=None):
             cache[key] = costs.resources(CFG, kind, job(wildcards), attempt)
         return cache[key]
 
+    @per_job
     def mem_mb(wildcards, attempt):
         return get(wildcards, attempt)["mem_mb"]
 
+    @per_job
     def runtime(wildcards, attempt):
         return get(wildcards, attempt)["runtime"]
 
@@ -289,6 +322,7 @@ def job_resources(kind, name=None):
 GENERATION_GPUS = 1 if CFG.uses_gpu else 0
 
 
+@per_job
 def own_data_input(wildcards):
     """The data file, and a feature matrix's labels file when it has one."""
     labels = CFG.own_data_options[wildcards.name].get("labels")
@@ -298,11 +332,13 @@ def own_data_input(wildcards):
     }
 
 
+@per_job
 def own_data_options(wildcards):
     """Options of dnn_manifolds.data.inputs.import_any for one own-data input."""
     return CFG.own_import_options(wildcards.name)
 
 
+@per_job
 def own_analysis_files(wildcards):
     return [f"results/own/{wildcards.name}/{a}.nc" for a in CFG.analyses]
 

@@ -5,8 +5,8 @@
 rule generate_shard:
     input:
         stimuli=stimuli_file(),
-        weights=weights_input,
-        model=model_files,
+        weights=GENERATION_WEIGHTS,
+        model=GENERATION_MODEL,
     output:
         temp("results/shards/{network}/{manifold}/{shard}.nc"),
     log:
