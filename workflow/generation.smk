@@ -1,5 +1,7 @@
 # Manifold generation: one job per shard (some objects x one transform, every layer), then one
 # collect job per (network, manifold set) merging the shards into a manifold dataset.
+# Generation (and the demo CNN's training) has priority 1: a local run starts the chains
+# that the analyses wait for first, instead of the analyses of the datasets that exist.
 
 
 rule generate_shard:
@@ -13,6 +15,7 @@ rule generate_shard:
         "logs/generate/{network}/{manifold}/{shard}.log",
     benchmark:
         "benchmarks/generate/{network}/{manifold}/{shard}.tsv"
+    priority: 1
     retries: 2
     conda:
         "../envs/pipeline.yaml"
@@ -36,6 +39,7 @@ rule collect:
         "logs/collect/{network}/{manifold}.log",
     benchmark:
         "benchmarks/collect/{network}/{manifold}.tsv"
+    priority: 1
     retries: 2
     conda:
         "../envs/pipeline.yaml"

@@ -13,6 +13,7 @@ rule train_demo_cnn:
         "logs/training/{network}.log",
     benchmark:
         "benchmarks/training/{network}.tsv"
+    priority: 1
     conda:
         "../envs/pipeline.yaml"
     threads: CFG.demo_threads
