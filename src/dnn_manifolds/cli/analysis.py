@@ -34,7 +34,7 @@ from .common import (
 
 
 def _run(args: argparse.Namespace, analysis: str) -> int:
-    from ..data import load_dataset, write_netcdf
+    from ..data import load_dataset, write_result
 
     if analysis == "capacity":
         from ..analysis.capacity import CapacityOptions as Opts
@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace, analysis: str) -> int:
         out = run(ds, options, session=session, seed=args.seed, progress=not args.quiet, **extra)
     out.attrs["input_file"] = str(args.input)
     out.attrs["history"] = command_line(args.argv)
-    write_netcdf(out, args.output)
+    write_result(out, args.output)
     if not args.quiet:
         _summary(out, analysis)
     return 0

@@ -28,7 +28,7 @@ from .dataset import (
 )
 from .storage import load_dataset, save_dataset, write_dataset_by_session
 from .features import from_features, import_features
-from .files import atomic_path, read_groups, read_result, write_netcdf, write_netcdf_groups, write_text
+from .files import atomic_path, read_groups, read_result, fast_engine, write_netcdf, write_netcdf_groups, write_result, write_text
 from .importers import import_data
 from .provenance import config_digest, provenance_attrs
 
@@ -51,6 +51,7 @@ __all__ = [
     "provenance_attrs",
     "read_groups",
     "read_result",
+    "fast_engine",
     "resolve_session",
     "save_dataset",
     "session_data",
@@ -60,5 +61,6 @@ __all__ = [
     "write_dataset_by_session",
     "write_netcdf",
     "write_netcdf_groups",
+    "write_result",
     "write_text",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .dataset import DIMS, TUNING, TUNING_ATTRS, ManifoldDataError, _coords, _validate_session, validate_dataset
-from .files import NETCDF_ENGINE, write_netcdf
+from .files import NETCDF_ENGINE, fast_engine, write_netcdf
 from .provenance import provenance_attrs
 
 
@@ -126,8 +126,8 @@ def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> xr.Datase
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        ds = xr.open_dataset(path, engine=NETCDF_ENGINE, cache=False)
-    except Exception as err:  # h5py/h5netcdf raise several unrelated types for bad files
+        ds = xr.open_dataset(path, engine=fast_engine(), cache=False)
+    except Exception as err:  # the engines raise several unrelated types for bad files
         raise ManifoldDataError(
             str(path), TUNING, f"cannot be read: the file is not valid netCDF-4/HDF5 ({err})"
         ) from err

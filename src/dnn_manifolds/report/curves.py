@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..data.files import NETCDF_ENGINE
+from ..data.files import fast_engine
 from ..errors import UserError
 from .plotting import (
     FONT,
@@ -39,7 +39,7 @@ def read_curve(path, group: str | None = None) -> tuple[np.ndarray, np.ndarray, 
     untested n (NaN fractions) removed, n sorted."""
     import xarray as xr
 
-    with xr.open_dataset(path, engine=NETCDF_ENGINE, group=group) as ds:
+    with xr.open_dataset(path, engine=fast_engine(), group=group) as ds:
         n = np.asarray(ds["n_features"].values, dtype=float)
         frac = np.asarray(ds["separable_fraction"].values, dtype=float)
         n_c = float(ds["critical_n_features"].values) if "critical_n_features" in ds else float("nan")

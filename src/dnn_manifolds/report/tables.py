@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..data.files import NETCDF_ENGINE, atomic_path, read_groups, write_netcdf
+from ..data.files import atomic_path, read_groups, fast_engine, write_netcdf
 from ..errors import UserError
 
 KEY_COLUMNS = (
@@ -207,7 +207,7 @@ def _reasons(ds: xr.Dataset) -> dict[str, str]:
 def _read_result(path: Path) -> xr.Dataset:
     """An analysis output, loaded; a damaged or truncated file is a one-line error naming it."""
     try:
-        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+        with xr.open_dataset(path, engine=fast_engine()) as ds:
             return ds.load()
     except (OSError, ValueError, RuntimeError, KeyError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -274,7 +274,7 @@ def write_table(table: pd.DataFrame, csv_path: str | os.PathLike, nc_path: str |
             if ds[name].dtype == object:
                 ds[name] = ds[name].astype(str)
         ds.attrs.update(dict(attrs or {}))
-        write_netcdf(ds, nc_path)
+        write_netcdf(ds, nc_path, engine=fast_engine())
 
 
 def read_table(csv_path: str | os.PathLike) -> pd.DataFrame:

@@ -65,6 +65,7 @@ PRELOAD = (
     "scipy.special",
     "xarray",
     "h5netcdf",
+    "netCDF4",
     "dnn_manifolds.data",
     "dnn_manifolds.data.provenance",
     "dnn_manifolds.analysis.capacity",
