@@ -35,7 +35,7 @@ def fast_engine() -> str:
     where it is not installed. The files are netCDF-4 either way, and each engine reads the
     other's files into identical datasets.
 
-    An analysis result holds some sixty small variables, and h5netcdf looks up HDF5
+    An analysis result holds some thirty to sixty small variables, and h5netcdf looks up HDF5
     dimension scales for each of them: writing or reading one costs 0.12–0.15 s of CPU against
     0.025 s with netCDF-C, and opening a manifold dataset and reading one session 0.07 s
     against 0.026 s (measured on the demo's files). A workflow writes and reads thousands of
