@@ -275,6 +275,26 @@ def test_results_written_by_the_fast_engine_read_back_identical_with_either_engi
         xr.testing.assert_identical(files.read_result(single), other.load())
 
 
+def test_results_written_by_h5netcdf_read_the_same_as_before(rng, tmp_path, monkeypatch):
+    """Results of earlier versions (written with h5netcdf) read through today's readers as
+    h5netcdf itself reads them."""
+    from dnn_manifolds.data import files
+
+    ds = _result_like(rng)
+    old = files.write_netcdf(ds, tmp_path / "old.nc", engine="h5netcdf")
+    with xr.open_dataset(old, engine="h5netcdf") as ref:
+        xr.testing.assert_identical(files.read_result(old), ref.load())
+    with monkeypatch.context() as patch:  # the grouped writer as it was: h5netcdf
+        patch.setattr(files, "fast_engine", lambda: "h5netcdf")
+        grouped = files.write_netcdf_groups({"affine_1d": ds, "cloud": ds}, tmp_path / "old_groups.nc")
+    assert files.fast_engine() == "netcdf4"
+    back = files.read_groups(grouped)
+    assert list(back) == ["affine_1d", "cloud"]
+    for name in back:
+        with xr.open_dataset(grouped, group=name, engine="h5netcdf") as ref:
+            xr.testing.assert_identical(back[name], ref.load())
+
+
 def test_a_dataset_reads_the_same_through_load_dataset_and_h5netcdf(rng, tmp_path):
     ds = dsm.make_dataset(_tuning(rng))
     path = storage.save_dataset(ds, tmp_path / "d.nc")
