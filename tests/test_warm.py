@@ -123,3 +123,43 @@ def test_the_warm_process_ends_when_the_process_that_started_it_is_gone(tmp_path
         time.sleep(0.2)
     os.kill(pid, 9)
     pytest.fail("the warm process outlived its parent by 30 s")
+
+
+def test_a_warm_process_that_cannot_start_is_no_error(tmp_path, monkeypatch):
+    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
+    blocker = tmp_path / "logs"
+    blocker.write_text("a file where the log folder would go")
+    assert warm.start(threads=1, log=blocker / "warm.log") is None
+    assert warm.SOCKET_ENV not in os.environ
+
+
+def test_the_key_covers_the_installed_distributions(monkeypatch):
+    key = warm.compatibility_key()
+    assert any(name.startswith("numpy-") for name in warm._installed())
+    monkeypatch.setattr(warm, "_installed", lambda: ["numpy-0.0.1.dist-info"])
+    assert warm.compatibility_key() != key
+
+
+def test_a_cancelled_warm_job_leaves_no_file(warm_process, tmp_path):
+    """The job's process killed while its child writes: the child unwinds, removing its
+    temporary file, and no output appears."""
+    from dnn_manifolds.data.files import SLOW_WRITE_ENV
+
+    data = _dataset(tmp_path / "tiny.nc")
+    kwargs = {"job": _job("capacity", data, tmp_path / "out.nc"), "log_path": "logs/cancelled.log"}
+    code = f"from dnn_manifolds.workflow import warm; warm.run_in_warm_process({RUN!r}, {kwargs!r})"
+    env = dict(os.environ, **{SLOW_WRITE_ENV: "60"})
+    job = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".out.nc.*.tmp")):  # the child is in its slow write
+            assert job.poll() is None and time.monotonic() < deadline, "the job never started writing"
+            time.sleep(0.1)
+    finally:
+        job.kill()
+        job.wait()
+    deadline = time.monotonic() + 30
+    while list(tmp_path.glob(".out.nc.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list(tmp_path.glob(".out.nc.*.tmp")), "the cancelled child left its temporary file"
+    assert not (tmp_path / "out.nc").exists()

@@ -6,6 +6,7 @@
 import copy
 import functools
 import inspect
+import os
 from pathlib import Path
 
 from snakemake.common import overwrite_function_params
@@ -46,9 +47,13 @@ WARM_PROCESSES = []
 
 def start_warm_process():
     """onstart: a warm process for the analysis jobs of a local run (not for cluster jobs)."""
+    from dnn_manifolds.workflow import warm
+
+    # never the warm process of a run this one was started from
+    if workflow.is_main_process:
+        os.environ.pop(warm.SOCKET_ENV, None)
     if not (CFG.warm_processes and workflow.local_exec and workflow.is_main_process):
         return
-    from dnn_manifolds.workflow import warm
 
     started = warm.start(threads=1, log="logs/warm.log")
     if started is None:

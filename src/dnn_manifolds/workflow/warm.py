@@ -30,6 +30,7 @@ import logging
 import os
 import pickle
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -83,12 +84,29 @@ ALLOWED = ("dnn_manifolds.workflow.jobs:run_logged_job",)
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
+_CANCEL_GRACE_S = 5.0
+"""Seconds a cancelled job's child gets to unwind (remove its temporary files) before it ends."""
+
+
+def _installed() -> list[str]:
+    """The distributions installed where the interpreter imports from (their ``*.dist-info``
+    folder names carry name and version): an upgrade of numpy, scipy, xarray… changes them."""
+    import sysconfig
+
+    names: set[str] = set()
+    for key in ("purelib", "platlib"):
+        folder = sysconfig.get_paths().get(key)
+        with contextlib.suppress(OSError):
+            names.update(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info")))
+    return sorted(names)
+
 
 def compatibility_key() -> str:
-    """What a job and the warm process must share: the interpreter, the package's files (path,
-    size and modification time of every module) and the thread variables."""
+    """What a job and the warm process must share: the interpreter, the installed
+    distributions and their versions, the package's files (path, size and modification time of
+    every module) and the thread variables."""
     h = hashlib.sha256()
-    for part in (sys.executable, sys.prefix, sys.version, str(_PACKAGE)):
+    for part in (sys.executable, sys.prefix, sys.version, str(_PACKAGE), *_installed()):
         h.update(part.encode() + b"\0")
     for var in THREAD_VARIABLES:
         h.update(f"{var}={os.environ.get(var)}\0".encode())
@@ -187,12 +205,21 @@ def _child(conn: socket.socket, key: str) -> int:
                 pass
         except OSError:
             pass
+        # interrupt the job first, so that its cleanups run (a temporary output file is
+        # removed, nothing is renamed into place); end the child if it does not stop soon.
+        # A real SIGINT to the main thread: it also wakes a blocking call (sleep, wait)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        time.sleep(_CANCEL_GRACE_S)
         os._exit(75)
 
     threading.Thread(target=watch, daemon=True).start()
     try:
         module, name = request["function"].split(":")
-        getattr(importlib.import_module(module), name)(**request["kwargs"])
+        try:
+            getattr(importlib.import_module(module), name)(**request["kwargs"])
+        except SystemExit as stop:  # sys.exit(0) succeeds, as it would in the job's own process
+            if stop.code not in (None, 0):
+                raise
     except BaseException:
         import traceback
 
@@ -231,9 +258,12 @@ def serve(path: str, parent_pid: int, preload: Sequence[str] = PRELOAD) -> None:
     Prints ``ready`` on stdout once it listens. Ends when the process ``parent_pid`` is gone
     (checked every second) or on SIGTERM.
     """
+    key = compatibility_key()
     for module in preload:
         importlib.import_module(module)
-    key = compatibility_key()
+    if compatibility_key() != key:  # files changed while they were imported: serve nothing
+        print("the package's files changed while the warm process imported them", file=sys.stderr, flush=True)
+        return
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -299,26 +329,38 @@ def start(threads: int = 1, *, log: str | os.PathLike | None = None, timeout: fl
     """
     if not sys.platform.startswith("linux"):
         return None
+    try:
+        return _start(threads, log, timeout)
+    except OSError as err:  # no temporary folder, log or process: the jobs run in their own
+        logging.getLogger(__name__).warning("no warm process: %s", err)
+        return None
+
+
+def _start(threads: int, log: str | os.PathLike | None, timeout: float) -> WarmProcess | None:
     directory = tempfile.mkdtemp(prefix="dnn-manifolds-warm-")  # private (0700): the socket's folder
     path = os.path.join(directory, "socket")
     env = dict(os.environ)
     env.update({var: str(threads) for var in THREAD_VARIABLES})
     env.pop(SOCKET_ENV, None)
-    if log is not None:
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-    err = open(log, "a") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-c", f"from dnn_manifolds.workflow.warm import serve; serve({path!r}, {os.getpid()})"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env=env,
-            start_new_session=True,
-        )
-    finally:
         if log is not None:
-            err.close()
+            Path(log).parent.mkdir(parents=True, exist_ok=True)
+        err = open(log, "a") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", f"from dnn_manifolds.workflow.warm import serve; serve({path!r}, {os.getpid()})"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            if log is not None:
+                err.close()
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     warm = WarmProcess(process, directory)
     if not _ready(process, timeout):
         warm.stop()
