@@ -163,3 +163,18 @@ def test_a_cancelled_warm_job_leaves_no_file(warm_process, tmp_path):
         time.sleep(0.1)
     assert not list(tmp_path.glob(".out.nc.*.tmp")), "the cancelled child left its temporary file"
     assert not (tmp_path / "out.nc").exists()
+
+
+def test_unfinished_atomic_writes_can_be_removed_before_an_abrupt_end(tmp_path):
+    """What a cancelled child does when its job does not unwind in time (os._exit follows)."""
+    from dnn_manifolds.data.files import atomic_path, remove_pending_temporaries
+
+    with atomic_path(tmp_path / "done.nc") as tmp:
+        tmp.write_bytes(b"complete")
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "out.nc") as tmp:
+        tmp.write_bytes(b"partial")
+        remove_pending_temporaries()
+        assert not tmp.exists()
+        raise RuntimeError("the job is ended here")
+    assert (tmp_path / "done.nc").read_bytes() == b"complete"
+    assert not (tmp_path / "out.nc").exists() and not list(tmp_path.glob(".*.tmp"))

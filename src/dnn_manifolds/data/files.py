@@ -57,6 +57,18 @@ seconds, :func:`atomic_path` waits that long after writing the temporary file an
 rename, so a test can kill a job while an output is being written. Unset in normal use."""
 
 
+_PENDING: set[Path] = set()
+"""The temporary files of the :func:`atomic_path` blocks running in this process."""
+
+
+def remove_pending_temporaries() -> None:
+    """Remove the temporary files of the :func:`atomic_path` blocks still running: for a process
+    about to end without unwinding (``os._exit``), so that it leaves no partial file behind."""
+    for tmp in list(_PENDING):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
@@ -90,6 +102,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         ) from err
     os.close(fd)
     tmp = Path(tmp_name)
+    _PENDING.add(tmp)
     try:
         yield tmp
         delay = float(os.environ.get(SLOW_WRITE_ENV) or 0)
@@ -104,6 +117,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+    finally:
+        _PENDING.discard(tmp)
 
 
 def make_parent(target: Path) -> None:

@@ -206,10 +206,15 @@ def _child(conn: socket.socket, key: str) -> int:
         except OSError:
             pass
         # interrupt the job first, so that its cleanups run (a temporary output file is
-        # removed, nothing is renamed into place); end the child if it does not stop soon.
-        # A real SIGINT to the main thread: it also wakes a blocking call (sleep, wait)
+        # removed, nothing is renamed into place); end the child if it does not stop soon
+        # (the interrupt can be swallowed, e.g. inside a library's callback), removing the
+        # temporary files of its unfinished writes. A real SIGINT to the main thread: it also
+        # wakes a blocking call (sleep, wait)
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
         time.sleep(_CANCEL_GRACE_S)
+        from dnn_manifolds.data.files import remove_pending_temporaries
+
+        remove_pending_temporaries()
         os._exit(75)
 
     threading.Thread(target=watch, daemon=True).start()
