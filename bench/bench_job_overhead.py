@@ -2,7 +2,7 @@
 
 A workflow analysis job is a fresh Python process that Snakemake starts with its script
 preamble (``import snakemake`` to unpickle the job's inputs, outputs and params), which then
-imports the analysis stack (numpy, scipy, xarray, netCDF4, h5netcdf) and runs
+imports the analysis stack (numpy, scipy, xarray, netCDF4) and runs
 :func:`dnn_manifolds.workflow.jobs.run_job` on one session of its manifold sets. This script
 measures, each in fresh processes, fastest of ``--repeats``:
 
@@ -51,7 +51,7 @@ assert run_in_warm_process("dnn_manifolds.workflow.jobs:run_logged_job", {"job":
 """
 
 IMPORTS = (
-    "import numpy, scipy.linalg, scipy.optimize, scipy.special, xarray, h5netcdf, netCDF4; "
+    "import numpy, scipy.linalg, scipy.optimize, scipy.special, xarray, netCDF4; "
     "import dnn_manifolds.analysis.experiments, dnn_manifolds.analysis.capacity.api, "
     "dnn_manifolds.analysis.geometry.api, dnn_manifolds.data, dnn_manifolds.workflow.jobs"
 )

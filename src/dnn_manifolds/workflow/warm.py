@@ -65,7 +65,6 @@ PRELOAD = (
     "scipy.optimize",
     "scipy.special",
     "xarray",
-    "h5netcdf",
     "netCDF4",
     "dnn_manifolds.data",
     "dnn_manifolds.data.provenance",
