@@ -141,8 +141,8 @@ def test_the_key_covers_the_installed_distributions(monkeypatch):
 
 
 def test_a_cancelled_warm_job_leaves_no_file(warm_process, tmp_path):
-    """The job's process killed while its child writes: the child unwinds, removing its
-    temporary file, and no output appears."""
+    """The job's process killed while its child writes: the child removes its temporary file
+    and ends, and no output appears."""
     from dnn_manifolds.data.files import SLOW_WRITE_ENV
 
     data = _dataset(tmp_path / "tiny.nc")

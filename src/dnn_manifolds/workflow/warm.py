@@ -30,7 +30,6 @@ import logging
 import os
 import pickle
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -82,10 +81,6 @@ ALLOWED = ("dnn_manifolds.workflow.jobs:run_logged_job",)
 """The functions a job may ask the warm process to run."""
 
 _PACKAGE = Path(__file__).resolve().parents[1]
-
-_CANCEL_GRACE_S = 5.0
-"""Seconds a cancelled job's child gets to unwind (remove its temporary files) before it ends."""
-
 
 def _installed() -> list[str]:
     """The distributions installed where the interpreter imports from (their ``*.dist-info``
@@ -204,13 +199,8 @@ def _child(conn: socket.socket, key: str) -> int:
                 pass
         except OSError:
             pass
-        # interrupt the job first, so that its cleanups run (a temporary output file is
-        # removed, nothing is renamed into place); end the child if it does not stop soon
-        # (the interrupt can be swallowed, e.g. inside a library's callback), removing the
-        # temporary files of its unfinished writes. A real SIGINT to the main thread: it also
-        # wakes a blocking call (sleep, wait)
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-        time.sleep(_CANCEL_GRACE_S)
+        # end now, leaving no partial file: the temporary files of the job's unfinished atomic
+        # writes are removed (nothing half-written is renamed into place afterwards)
         from dnn_manifolds.data.files import remove_pending_temporaries
 
         remove_pending_temporaries()
