@@ -126,6 +126,9 @@ def _as_manifolds(points) -> list[np.ndarray]:
         # float32 stays float32 (a view of the input, no copy): each object is converted to
         # float64 where it is used, so the input is never held twice (docs/geometry.md)
         x = np.asarray(x, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
+        if x.shape[1] >= 1 and np.isfinite(x).all():  # the usual case, in one pass
+            out.append(x)
+            continue
         if np.isinf(x).any():
             raise UserError(f"object {i}: points contain infinite values")
         nan = np.isnan(x)
@@ -290,10 +293,13 @@ def _shuffle_samples(mans: list[np.ndarray], rng: np.random.Generator) -> list[n
     return [cols[:, bounds[p] : bounds[p + 1]] for p in range(len(mans))]
 
 
-def _origin(mans: list[np.ndarray], method: str) -> tuple[np.ndarray, np.ndarray]:
-    """Object centres (N, P) and the global origin of the method."""
+def _origin(mans: list[np.ndarray], method: str, means: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Object centres (N, P) and the global origin of the method (``means``: the objects'
+    float64 means, when the caller has them already)."""
     counts = np.array([x.shape[1] for x in mans])
-    centres = np.stack([x.mean(axis=1, dtype=np.float64) for x in mans], axis=1)  # (N, P)
+    if means is None:
+        means = [x.mean(axis=1, dtype=np.float64) for x in mans]
+    centres = np.stack(means, axis=1)  # (N, P)
     if method == "smooth":
         origin = centres.mean(axis=1)
     else:
@@ -312,12 +318,17 @@ def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws,
         mans = _as_manifolds(x)
     # data far outside float64's comfortable range are rescaled by a power of two (exact;
     # every result but the centre norms is scale-free, and those are scaled back)
-    top = max(max(float(x.max()), -float(x.min())) for x in mans)  # no |x| temporaries
+    # (one pass over each object, while it is in cache: its extremes and its centre)
+    top, centres = 0.0, []
+    for x in mans:
+        top = max(top, float(x.max()), -float(x.min()))  # no |x| temporaries
+        centres.append(x.mean(axis=1, dtype=np.float64))
     unit = 1.0
     if top > 0 and not 2.0**-100 <= top <= 2.0**100:
         unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
         mans = [np.asarray(x, dtype=np.float64) / unit for x in mans]
-    centres, origin = _origin(mans, method)
+        centres = None
+    centres, origin = _origin(mans, method, centres)
     cres = optimal_centre_rank(
         centres,
         method=method,
