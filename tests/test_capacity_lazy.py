@@ -153,6 +153,74 @@ def test_in_place_path_is_declined_when_it_does_not_apply():
     )
 
 
+def test_rank_subset_decides_as_on_one_thread(monkeypatch):
+    x = _arcs(24, 25, 12)
+    n, m, p = x.shape
+    view = x.reshape(n, m * p)
+    order = (np.arange(m)[None, :] * p + np.arange(p)[:, None]).ravel()
+    one = inplace._rank_subset(view, order, 2.0**-24, 1)
+    assert one == 25 and inplace._rank_subset(view, order, 2.0**-24, 2) == one
+    low = np.repeat(view[:3], 8, axis=0)
+    assert inplace._rank_subset(low, order, 2.0**-24, 2) == inplace._rank_subset(low, order, 2.0**-24, 1) <= 4
+    # a multi-threaded result near the tolerance is not trusted: the one-thread QR decides
+    calls = []
+    real = inplace.precision_basis
+
+    def near(sub, mag, precision):
+        basis, rank, worst = real(sub, mag, precision)
+        calls.append(1)
+        if len(calls) == 1:  # the multi-threaded try: pretend one ratio sits at the tolerance
+            worst = worst.copy()
+            worst[3] = inplace.TOLERANCE_FACTOR * 1.5
+            return basis, 3, worst
+        return basis, rank, worst
+
+    monkeypatch.setattr(inplace, "precision_basis", near)
+    assert inplace._rank_subset(view, order, 2.0**-24, 2) == one
+    assert len(calls) == 2
+    # float64 data: one thread only (no multi-threaded try); float32 data take it
+    monkeypatch.setattr(inplace, "precision_basis", real)
+    limits = []
+    real_limits = inplace.blas_limits
+    monkeypatch.setattr(inplace, "blas_limits", lambda t: limits.append(t) or real_limits(t))
+    assert inplace._rank_subset(view.astype(np.float64), order, 2.0**-53, 2) == one
+    assert limits == []
+    assert inplace._rank_subset(view, order, 2.0**-24, 2) == one
+    assert limits == [2]
+
+
+def test_lockstep_groups_grow_only_with_certainly_needed_work():
+    from dnn_manifolds.analysis.capacity.repetitions import LOCKSTEP, LOCKSTEP_MAX, still_needed
+
+    # the stopping rule (at least 20 decided, standard error <= 0.05, at most 100)
+    assert still_needed(0, 0, 20, 100, 0.05) == 20
+    assert still_needed(20, 0, 20, 100, 0.05) == 0 and still_needed(20, 20, 20, 100, 0.05) == 0
+    for d, s_ in [(20, 10), (20, 2), (40, 20), (60, 30), (99, 50)]:
+        k = still_needed(d, s_, 20, 100, 0.05)
+        stops = lambda dd, ss: dd >= 20 and (ss / dd) * (1 - ss / dd) / dd <= 0.05**2  # noqa: E731
+        # k agreeing outcomes can stop; no k - 1 outcomes, whatever they are, can
+        assert stops(d + k, s_) or stops(d + k, s_ + k) or d + k == 100
+        assert not any(stops(d + k - 1, s_ + j) for j in range(k)) if k else True
+    # simulate the runner's groups: the group sizes depend on what is certainly needed
+    x = _arcs(24, 25, 12)
+    problem = cap_problem.prepare(x, resolve_key(0), cap.CapacityOptions(cutting_plane=True))
+    assert problem.lazy
+    from dnn_manifolds.analysis.capacity import repetitions
+
+    sizes = []
+    runner = repetitions.Runner(problem, 1)
+    real_group = repetitions._Group
+    monkey = lambda r, task: sizes.append(len(task[1])) or real_group(r, task)  # noqa: E731
+    repetitions._Group = monkey
+    try:
+        out = list(runner.outcomes(8, lambda r: None, 100, lambda: 20))[:20]
+    finally:
+        repetitions._Group = real_group
+        runner.close()
+    assert len(out) == 20 and sizes[:2] == [10, 10]  # 20 certainly needed: two equal groups
+    assert max(sizes) <= LOCKSTEP_MAX and LOCKSTEP < LOCKSTEP_MAX
+
+
 def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
     x = _arcs(24, 25, 12)
     opts = cap.CapacityOptions(cutting_plane=True, max_samples=9)

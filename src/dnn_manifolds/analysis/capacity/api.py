@@ -23,7 +23,7 @@ from .fit import fit_transition
 from .inplace import SUBSET_EXTRA, in_place_options
 from .options import STATUSES, CapacityOptions
 from .problem import check_points, prepare
-from .repetitions import LOCKSTEP, Estimator, Runner, check_jobs, resolve_key
+from .repetitions import LOCKSTEP_MAX, Estimator, Runner, check_jobs, resolve_key
 from .results import FILL_VALUES, CapacityResult, FractionResult, to_dataset
 from .search import crossing_status, default_jumps, search_critical_n
 
@@ -106,8 +106,9 @@ def critical_capacity(
     )
 
 
-def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, reference, precision: float):
-    """Validated, selected and manipulated data as a problem (manifolds or balls)."""
+def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, reference, precision: float, threads: int = 1):
+    """Validated, selected and manipulated data as a problem (manifolds or balls); ``threads``
+    BLAS threads for the rank subset of a session prepared in place."""
     pts = check_points(points, keep_float32=in_place_options(opts))  # no copy for the in-place path
     if opts.balls != "none" or opts.manipulates or opts.n_objects is not None or opts.samples_jump != 1:
         rng = np.random.default_rng(np.random.SeedSequence(list(key) + [4]))
@@ -121,7 +122,7 @@ def _prepare(points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, re
         centres, axes = ball_manifolds(pts, reference, opts.balls)
         problem = prepare_balls(centres, axes, key, opts)
         return problem, problem.n_points, pts.shape[0]
-    problem = prepare(pts, key, opts, precision=precision)
+    problem = prepare(pts, key, opts, precision=precision, threads=threads)
     return problem, int(problem.x.shape[1]), pts.shape[0]
 
 
@@ -137,7 +138,7 @@ def _search(
     reference: SessionReference | None = None,
 ) -> CapacityResult:
     """The N_c search on one session's points with stream key ``key``."""
-    problem, n_points, n_neurons = _prepare(points, key, opts, reference, precision)
+    problem, n_points, n_neurons = _prepare(points, key, opts, reference, precision, threads=jobs)
     n_objects = problem.n_objects
     jumps = opts.jumps or default_jumps(n_neurons)
     runner = Runner(problem, jobs)
@@ -230,7 +231,7 @@ def check_resources(dataset: xr.Dataset, opts: CapacityOptions) -> None:
     tested = min(n, n // jumps + 2 * math.ceil(math.log2(n + 1)) + 4)
     outcomes = 2 * tested * hi * sizes["session"]
     if in_place_options(opts) and k >= n + 1 + SUBSET_EXTRA:
-        needed = 8.0 * (n * k + 6 * (n + 1) * (n + 1 + SUBSET_EXTRA) + 3 * LOCKSTEP * n * n + outcomes)
+        needed = 8.0 * (n * k + 6 * (n + 1) * (n + 1 + SUBSET_EXTRA) + 3 * LOCKSTEP_MAX * n * n + outcomes)
     else:
         needed = 8.0 * (6 * n * k + 3 * k * k + outcomes)
     check_memory(

@@ -103,7 +103,12 @@ class Problem:
 
 
 def prepare(
-    points: np.ndarray, key: tuple[int, ...], opts: CapacityOptions, *, precision: float | None = None
+    points: np.ndarray,
+    key: tuple[int, ...],
+    opts: CapacityOptions,
+    *,
+    precision: float | None = None,
+    threads: int = 1,
 ) -> Problem:
     """Drop missing samples, apply control and z-score, build the basis at the data's precision.
 
@@ -113,13 +118,15 @@ def prepare(
     outliers); for Gaussian projections their basis and rank come from
     :func:`.basis.precision_basis` (``docs/capacity.md#capacity-precision``): directions below
     the data's rounding error are dropped, so rounding noise can never make points separable.
+    ``threads``: BLAS threads the rank subset of a session prepared in place may use (its
+    decision is the one-thread decision: :func:`.inplace.prepare_in_place`).
     """
     if precision is None:
         precision = unit_roundoff(np.float64)
     from .inplace import prepare_in_place
 
     with blas_limits(1):  # deterministic and, for these sizes, no slower
-        problem = prepare_in_place(points, key, opts, precision)
+        problem = prepare_in_place(points, key, opts, precision, threads=threads)
         if problem is not None:
             return problem
         return _prepare(np.asarray(points, dtype=np.float64), key, opts, precision)

@@ -26,7 +26,7 @@ from .options import STATUSES, CapacityOptions
 from .problem import Problem, check_points, prepare, run_tasks
 from .results import FractionResult
 
-__all__ = ["Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction"]
+__all__ = ["LOCKSTEP", "LOCKSTEP_MAX", "Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction", "still_needed"]
 
 MAX_JOBS_PER_CORE = 4
 """``jobs`` may be at most this many worker processes per core of the machine."""
@@ -59,6 +59,33 @@ LOCKSTEP = 8
 all of them, :func:`.problem.run_lockstep`); results do not depend on it. Eight, not four: the
 pass's float32 product costs about the same for 4 and 8 separators, so a group of eight needs
 about half the passes per decision (``docs/capacity.md#capacity-lazy``)."""
+
+LOCKSTEP_MAX = 16
+"""Largest lockstep group: groups grow from :data:`LOCKSTEP` up to this size when more
+repetitions than ``jobs × LOCKSTEP`` are certainly still needed (so no group works past the
+stopping point for it)."""
+
+
+def still_needed(n_decided: int, n_separable: int, lo: int, hi: int, eps: float) -> int:
+    """Decided repetitions certainly still needed before the stopping rule can stop.
+
+    The rule stops once ``d ≥ lo`` repetitions are decided and ``√(p(1−p)/d) ≤ eps``
+    (``p`` the separable fraction). Whatever the next ``k`` outcomes, ``p(1−p)`` is smallest
+    when they all agree (it is concave in the number of separable ones), so the answer is the
+    smallest ``k ≥ lo − d`` for which all-separable or all-not-separable would stop, at most
+    ``hi − d`` (``docs/capacity.md#capacity-repetitions``).
+    """
+    d, s = n_decided, n_separable
+    tol = eps * eps
+    for k in range(max(0, lo - d), max(0, hi - d) + 1):
+        dk = d + k
+        if dk == 0:
+            continue
+        for sk in (s, s + k):
+            p = sk / dk
+            if p * (1.0 - p) / dk <= tol:
+                return k
+    return max(0, hi - d)
 
 
 def _run(problem, n: int, reps: tuple[int, ...]) -> list[tuple[bool | None, str]]:
@@ -119,20 +146,21 @@ class Runner:
 
         ``known(rep)`` gives a decision that needs no solver (the monotone shortcut) or
         ``None``. Repetitions that need a solver go in groups of up to ``batch``
-        (:data:`LOCKSTEP` for lazy cutting planes, else 1), decided together. Up to
-        ``max(jobs·batch, needed())`` repetitions are queued ahead of the consumer
-        (``needed()`` = repetitions certainly still required); with a pool they run in the
-        workers, serially each group when its first repetition is consumed. The consumer stops
-        when it likes, and results never depend on how far ahead the work ran.
+        (:data:`LOCKSTEP` for lazy cutting planes, else 1), decided together; lazy groups grow
+        up to :data:`LOCKSTEP_MAX` while more than ``jobs·batch`` repetitions are certainly
+        needed. Up to ``max(jobs·batch, needed())`` repetitions are queued ahead of the
+        consumer (``needed()`` = repetitions certainly still required); with a pool they run in
+        the workers, serially each group when its first repetition is consumed. The consumer
+        stops when it likes, and results never depend on how far ahead the work ran.
         """
         pending: deque = deque()  # [rep, "done", outcome] or [rep, "group", (group, index)]
         next_rep = 0
 
-        def submit(limit: int) -> None:
+        def submit(limit: int, size: int) -> None:
             nonlocal next_rep
             reps: list[int] = []
             entries: list[list] = []
-            while next_rep < n_max and len(pending) + len(entries) < limit and len(reps) < self.batch:
+            while next_rep < n_max and len(pending) + len(entries) < limit and len(reps) < size:
                 short = known(next_rep)
                 if short is not None:
                     entries.append([next_rep, "done", (short, "shortcut")])
@@ -149,9 +177,16 @@ class Runner:
 
         try:
             while True:
-                window = max(self.jobs * self.batch, needed())
+                need = needed()
+                window = max(self.jobs * self.batch, need)
+                size = self.batch
+                if self.batch > 1 and need > self.jobs * self.batch:
+                    # certainly needed work, in equal groups of at most LOCKSTEP_MAX, as many
+                    # for each worker
+                    groups = self.jobs * -(-need // (self.jobs * LOCKSTEP_MAX))
+                    size = -(-need // groups)
                 while next_rep < n_max and len(pending) < window:
-                    submit(window)
+                    submit(window, size)
                 if not pending:
                     return
                 rep, kind, payload = pending.popleft()
@@ -198,7 +233,7 @@ class Estimator:
         n_decided = n_sep = 0
 
         def needed() -> int:
-            return max(0, lo - n_decided)
+            return still_needed(n_decided, n_sep, lo, hi, eps)
 
         stream = self.runner.outcomes(n, lambda r: self._shortcut(n, r), hi, needed)
         try:
