@@ -79,30 +79,32 @@ MEASURED: dict[str, Any] = {
     # measured P scaled linearly in P
     "capacity": {
         # bench/bench_capacity.py: one full N_c search, cutting plane (as config/paper.yaml),
-        # float32 data, CPU of the search and its 2 worker processes, 2026-12-02 on a shared
-        # machine (CPU somewhat inflated); peak = summed PSS of the processes; 1-d M = 201 with
-        # lockstep groups of 8 (the others measured with groups of 4: upper bounds)
-        "cpu_s": {128: [(15, 109.0), (51, 188.0), (201, 233.0)], 64: [(201, 266.0), (801, 519.0), (3201, 1564.0)]},
-        "peak_mb": {128: [(15, 491.0), (51, 1576.0), (201, 1934.0)], 64: [(201, 1710.0), (801, 2148.0), (3201, 5000.0)]},
+        # float32 data, CPU of the search and its 2 worker processes; peak = summed PSS of the
+        # processes. M = 201 (P = 128) and M = 3201 (P = 64): 2026-12-03 on a quiet machine,
+        # this version; the others 2026-12-02 on a shared machine with lockstep groups of 4
+        # (CPU somewhat inflated: upper bounds)
+        "cpu_s": {128: [(15, 109.0), (51, 188.0), (201, 211.0)], 64: [(201, 266.0), (801, 519.0), (3201, 1512.0)]},
+        "peak_mb": {128: [(15, 491.0), (51, 1576.0), (201, 1819.0)], 64: [(201, 1710.0), (801, 2148.0), (3201, 4947.0)]},
     },
     "geometry": {
-        # bench/bench_geometry_paper.py (smooth, n_t = 1000) and bench/bench_geometry.py
-        # (point clouds, n_t = 200), 2026-12-02, on a shared machine (CPU somewhat inflated);
-        # M = 3201 with the pivoted-Cholesky frame (mean of two seeds)
+        # bench/bench_geometry_paper.py (smooth, n_t = 1000, seed 0, the pivoted-Cholesky frame
+        # at M = 3201) and bench/bench_geometry.py (point clouds, n_t = 200, seeds 0-2),
+        # 2026-12-03 on a quiet machine, BLAS one thread
         "smooth": {
             "n_t": 1000,
-            "cpu_s": {128: [(15, 12.9), (51, 19.6), (201, 32.8)], 64: [(201, 15.7), (801, 46.6), (3201, 245.0)]},
-            "peak_mb": {128: [(15, 229.0), (51, 356.0), (201, 658.0)], 64: [(201, 502.0), (801, 1259.0), (3201, 4075.0)]},
+            "cpu_s": {128: [(15, 8.6), (51, 13.7), (201, 31.0)], 64: [(201, 14.1), (801, 45.7), (3201, 231.3)]},
+            "peak_mb": {128: [(15, 222.0), (51, 349.0), (201, 647.0)], 64: [(201, 493.0), (801, 1204.0), (3201, 4067.0)]},
         },
         "point_cloud": {
             "n_t": 200,
-            "cpu_s": {100: [(50, 1.0)], 20: [(50, 1.05)]},
-            "peak_mb": {100: [(50, 410.0)], 20: [(50, 168.0)]},
+            "cpu_s": {100: [(50, 0.66)], 20: [(50, 0.21)]},
+            "peak_mb": {100: [(50, 403.0)], 20: [(50, 161.0)]},
         },
     },
-    # interpreter, Snakemake's script preamble and the imports of one job
-    # (bench/bench_job_overhead.py: 1.46-1.59 s, 2026-12-02)
-    "job_overhead_s": 1.5,
+    # interpreter, Snakemake's script preamble and the imports of a job in its own process, as
+    # on a cluster (bench/bench_job_overhead.py: 0.80 / 0.79 s for capacity / geometry,
+    # 2026-12-03, quiet machine; a local run's warm process: 0.14 s)
+    "job_overhead_s": 0.8,
     # aggregate, plots: not benchmarked at the paper's size (an assumption)
     "small_job_s": 30.0,
 }
