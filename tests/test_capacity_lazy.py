@@ -178,6 +178,20 @@ def test_rank_subset_decides_as_on_one_thread(monkeypatch):
     monkeypatch.setattr(inplace, "precision_basis", near)
     assert inplace._rank_subset(view, order, 2.0**-24, 2) == one
     assert len(calls) == 2
+    # a full rank whose smallest ratio is under RANK_MARGIN x the tolerance: redone as well
+    calls.clear()
+
+    def close_call(sub, mag, precision):
+        basis, rank, worst = real(sub, mag, precision)
+        calls.append(1)
+        if len(calls) == 1:
+            worst = worst.copy()
+            worst[5] = inplace.TOLERANCE_FACTOR * inplace.RANK_MARGIN * 0.9
+        return basis, rank, worst
+
+    monkeypatch.setattr(inplace, "precision_basis", close_call)
+    assert inplace._rank_subset(view, order, 2.0**-24, 2) == one
+    assert len(calls) == 2
     # float64 data: one thread only (no multi-threaded try); float32 data take it
     monkeypatch.setattr(inplace, "precision_basis", real)
     limits = []
@@ -190,17 +204,20 @@ def test_rank_subset_decides_as_on_one_thread(monkeypatch):
 
 
 def test_lockstep_groups_grow_only_with_certainly_needed_work():
-    from dnn_manifolds.analysis.capacity.repetitions import LOCKSTEP, LOCKSTEP_MAX, still_needed
+    from dnn_manifolds.analysis.capacity.repetitions import LOCKSTEP, LOCKSTEP_MAX, still_needed, stops
 
     # the stopping rule (at least 20 decided, standard error <= 0.05, at most 100)
     assert still_needed(0, 0, 20, 100, 0.05) == 20
     assert still_needed(20, 0, 20, 100, 0.05) == 0 and still_needed(20, 20, 20, 100, 0.05) == 0
-    for d, s_ in [(20, 10), (20, 2), (40, 20), (60, 30), (99, 50)]:
-        k = still_needed(d, s_, 20, 100, 0.05)
-        stops = lambda dd, ss: dd >= 20 and (ss / dd) * (1 - ss / dd) / dd <= 0.05**2  # noqa: E731
-        # k agreeing outcomes can stop; no k - 1 outcomes, whatever they are, can
-        assert stops(d + k, s_) or stops(d + k, s_ + k) or d + k == 100
-        assert not any(stops(d + k - 1, s_ + j) for j in range(k)) if k else True
+    assert still_needed(20, 10, 20, 100, 0.05) == 38
+    # against the rule itself, every state, several precisions: k agreeing outcomes can stop
+    # it, and no k - 1 outcomes, whatever they are, can (ties of the square root included)
+    for eps, lo, hi in [(0.05, 20, 100), (0.02, 50, 625), (0.1, 10, 25)]:
+        for d in range(0, hi + 1, 7):
+            for s_ in range(0, d + 1, 3):
+                k = still_needed(d, s_, lo, hi, eps)
+                assert stops(d + k, s_, lo, eps) or stops(d + k, s_ + k, lo, eps) or d + k == hi
+                assert k == 0 or not any(stops(d + k - 1, s_ + j, lo, eps) for j in range(k))
     # simulate the runner's groups: the group sizes depend on what is certainly needed
     x = _arcs(24, 25, 12)
     problem = cap_problem.prepare(x, resolve_key(0), cap.CapacityOptions(cutting_plane=True))
@@ -230,6 +247,7 @@ def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
     together = cap_problem.run_lockstep(problem, tasks)
     alone = [cap_problem._lazy_cutting_plane(problem, n, rep) for n, rep in tasks]
     assert [r.separable for r in together] == [r.separable for r in alone]
+    assert [r.status for r in together] == [r.status for r in alone]
     assert {r.separable for r in together} == {True, False}
     serial = cap.separable_fraction(
         x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24
@@ -238,4 +256,5 @@ def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
         x, 9, rng=6, cutting_plane=True, max_samples=9, precision=2.0**-24, jobs=2
     )
     np.testing.assert_array_equal(serial.outcomes, pooled.outcomes)
-    assert serial.outcomes.size == serial.n_attempts
+    assert serial.outcomes.size == serial.n_attempts == pooled.n_attempts
+    assert serial.statuses == pooled.statuses

@@ -4,6 +4,7 @@ sessions of a manifold dataset (:func:`capacity`)."""
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -138,7 +139,7 @@ def _search(
     reference: SessionReference | None = None,
 ) -> CapacityResult:
     """The N_c search on one session's points with stream key ``key``."""
-    problem, n_points, n_neurons = _prepare(points, key, opts, reference, precision, threads=jobs)
+    problem, n_points, n_neurons = _prepare(points, key, opts, reference, precision, threads=min(jobs, os.cpu_count() or 1))
     n_objects = problem.n_objects
     jumps = opts.jumps or default_jumps(n_neurons)
     runner = Runner(problem, jobs)

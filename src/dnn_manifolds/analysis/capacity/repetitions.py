@@ -26,7 +26,7 @@ from .options import STATUSES, CapacityOptions
 from .problem import Problem, check_points, prepare, run_tasks
 from .results import FractionResult
 
-__all__ = ["LOCKSTEP", "LOCKSTEP_MAX", "Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction", "still_needed"]
+__all__ = ["LOCKSTEP", "LOCKSTEP_MAX", "Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction", "still_needed", "stops"]
 
 MAX_JOBS_PER_CORE = 4
 """``jobs`` may be at most this many worker processes per core of the machine."""
@@ -66,6 +66,14 @@ repetitions than ``jobs × LOCKSTEP`` are certainly still needed (so no group wo
 stopping point for it)."""
 
 
+def stops(n_decided: int, n_separable: int, lo: int, eps: float) -> bool:
+    """The stopping rule: at least ``lo`` decided and standard error ``√(p(1−p)/d) ≤ eps``."""
+    if n_decided < lo or n_decided == 0:
+        return False
+    p = n_separable / n_decided
+    return math.sqrt(p * (1 - p) / n_decided) <= eps
+
+
 def still_needed(n_decided: int, n_separable: int, lo: int, hi: int, eps: float) -> int:
     """Decided repetitions certainly still needed before the stopping rule can stop.
 
@@ -76,15 +84,9 @@ def still_needed(n_decided: int, n_separable: int, lo: int, hi: int, eps: float)
     ``hi − d`` (``docs/capacity.md#capacity-repetitions``).
     """
     d, s = n_decided, n_separable
-    tol = eps * eps
     for k in range(max(0, lo - d), max(0, hi - d) + 1):
-        dk = d + k
-        if dk == 0:
-            continue
-        for sk in (s, s + k):
-            p = sk / dk
-            if p * (1.0 - p) / dk <= tol:
-                return k
+        if stops(d + k, s, lo, eps) or stops(d + k, s + k, lo, eps):
+            return k
     return max(0, hi - d)
 
 
@@ -242,10 +244,8 @@ class Estimator:
                 if out[0] is not None:
                     n_decided += 1
                     n_sep += bool(out[0])
-                if n_decided >= lo:
-                    p = n_sep / n_decided
-                    if math.sqrt(p * (1 - p) / n_decided) <= eps:
-                        break
+                if stops(n_decided, n_sep, lo, eps):
+                    break
         finally:
             stream.close()
         # the monotone cache learns only from kept repetitions (independent of jobs)
