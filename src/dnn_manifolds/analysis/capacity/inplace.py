@@ -56,8 +56,8 @@ def in_place_options(opts) -> bool:
 _EPS64 = float(np.finfo(np.float64).eps) / 2
 
 RANK_MARGIN = 4.0
-"""With several BLAS threads, the rank subset's decision stands only if no residual ratio lies
-within this factor of the tolerance; otherwise it is redone on one thread."""
+"""With several BLAS threads, the rank subset's full rank stands only if every candidate rank's
+residual ratio is at least this many times the tolerance; otherwise it is redone on one thread."""
 
 
 def _rank_subset(view: np.ndarray, order: np.ndarray, precision: float, threads: int = 1) -> int:
@@ -107,7 +107,7 @@ def _rounding_far_below_uncertainty(sub: np.ndarray, magnitude: np.ndarray, prec
 def prepare_in_place(points: np.ndarray, key: tuple[int, ...], opts, precision: float, *, threads: int = 1):
     """A :class:`.problem.Problem` whose basis is a view of ``points`` (shape (N, M, P)), or
     ``None`` when the session does not qualify (module docstring); ``threads`` BLAS threads for
-    the rank subset (:func:`_rank_subset`: the decision does not depend on them)."""
+    the rank subset (:func:`_rank_subset` keeps the one-thread decision)."""
     from .problem import _FLOAT32_MIN_SIZE, Problem
 
     if not in_place_options(opts) or not isinstance(points, np.ndarray):
