@@ -157,7 +157,7 @@ def test_rank_subset_decides_as_on_one_thread(monkeypatch):
     x = _arcs(24, 25, 12)
     n, m, p = x.shape
     view = x.reshape(n, m * p)
-    order = (np.arange(m)[None, :] * p + np.arange(p)[:, None]).ravel()
+    order = inplace.object_major_order(m, p)
     one = inplace._rank_subset(view, order, 2.0**-24, 1)
     assert one == 25 and inplace._rank_subset(view, order, 2.0**-24, 2) == one
     low = np.repeat(view[:3], 8, axis=0)
@@ -203,7 +203,7 @@ def test_rank_subset_decides_as_on_one_thread(monkeypatch):
     assert limits == [2]
 
 
-def test_lockstep_groups_grow_only_with_certainly_needed_work():
+def test_lockstep_groups_grow_only_with_certainly_needed_work(monkeypatch):
     from dnn_manifolds.analysis.capacity.repetitions import LOCKSTEP, LOCKSTEP_MAX, still_needed, stops
 
     # the stopping rule (at least 20 decided, standard error <= 0.05, at most 100)
@@ -225,14 +225,12 @@ def test_lockstep_groups_grow_only_with_certainly_needed_work():
     from dnn_manifolds.analysis.capacity import repetitions
 
     sizes = []
-    runner = repetitions.Runner(problem, 1)
     real_group = repetitions._Group
-    monkey = lambda r, task: sizes.append(len(task[1])) or real_group(r, task)  # noqa: E731
-    repetitions._Group = monkey
+    monkeypatch.setattr(repetitions, "_Group", lambda r, task: sizes.append(len(task[1])) or real_group(r, task))
+    runner = repetitions.Runner(problem, 1)
     try:
         out = list(runner.outcomes(8, lambda r: None, 100, lambda: 20))[:20]
     finally:
-        repetitions._Group = real_group
         runner.close()
     assert len(out) == 20 and sizes[:2] == [10, 10]  # 20 certainly needed: two equal groups
     assert max(sizes) <= LOCKSTEP_MAX and LOCKSTEP < LOCKSTEP_MAX

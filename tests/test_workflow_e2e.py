@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +95,6 @@ def test_tables_equal_the_committed_reference(mini):
     if np.allclose(got[data_only], want[data_only], rtol=1e-12, atol=0):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
         return
-    import warnings
-
     warnings.warn(
         "this CPU's kernels train the demo CNN differently from the reference's machine (its "
         "recorded responses differ): the network's layers are compared to "

@@ -104,6 +104,11 @@ def _rounding_far_below_uncertainty(sub: np.ndarray, magnitude: np.ndarray, prec
     return bool(np.all(64 * RANK_MARGIN * (n + 2) * _EPS64 * aug <= precision * unc))
 
 
+def object_major_order(n_samples: int, n_objects: int) -> np.ndarray:
+    """The ``(N, M·P)`` view's column of each object-major position: ``p·M + m -> m·P + p``."""
+    return (np.arange(n_samples)[None, :] * n_objects + np.arange(n_objects)[:, None]).ravel()
+
+
 def prepare_in_place(points: np.ndarray, key: tuple[int, ...], opts, precision: float, *, threads: int = 1):
     """A :class:`.problem.Problem` whose basis is a view of ``points`` (shape (N, M, P)), or
     ``None`` when the session does not qualify (module docstring); ``threads`` BLAS threads for
@@ -130,10 +135,7 @@ def prepare_in_place(points: np.ndarray, key: tuple[int, ...], opts, precision: 
             low = min(low, float(nonzero.min()))
     if not (top < _RANGE and (low == np.inf or low > 1.0 / _RANGE)):
         return None
-    # object-major position p·M + m  ->  view column m·P + p
-    order = (
-        np.arange(n_samples)[None, :] * n_objects + np.arange(n_objects)[:, None]
-    ).ravel()
+    order = object_major_order(n_samples, n_objects)
     if _rank_subset(view, order, precision, threads) <= n_neurons:
         return None
     obj_index = np.repeat(np.arange(n_objects), n_samples)
