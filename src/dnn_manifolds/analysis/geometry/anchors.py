@@ -141,10 +141,10 @@ def solve_anchor_points(
     plan = []
     for mu, Y in enumerate(frames):
         D, m = Y.shape
-        S = np.vstack([Y, np.ones((1, m))])
         if m > D + 1:  # no projected gradient for these
             plan.append((mu, D, m, False, np.nan, np.inf))
             continue
+        S = np.vstack([Y, np.ones((1, m))])
         # the diagonal of S Sᵀ bounds its spectrum (λ_max ≥ max, λ_min ≤ min): when that bound
         # on the condition number already rules projected gradient out, skip the eigenvalues
         # (a (D+1)³ computation: seconds for the 3200-dimensional frames of 2-d manifolds)

@@ -96,6 +96,11 @@ class ManifoldGeometryResult:
 def _as_manifolds(points) -> list[np.ndarray]:
     """Validate the input and return one (n_neurons, n_valid_samples) array per object
     (float32 or float64 as given, other types as float64)."""
+    return _validated(points)[0]
+
+
+def _validated(points) -> tuple[list[np.ndarray], float]:
+    """:func:`_as_manifolds` and the largest ``|x|`` of the valid samples (0 for none)."""
     if isinstance(points, np.ndarray) or not isinstance(points, Sequence):
         arr = np.asarray(points)
         if arr.ndim != 3:
@@ -122,13 +127,19 @@ def _as_manifolds(points) -> list[np.ndarray]:
     if len(mans) < 2:
         raise UserError(f"points needs at least 2 objects; got {len(mans)}")
     out = []
+    top = 0.0
     for i, x in enumerate(mans):
         # float32 stays float32 (a view of the input, no copy): each object is converted to
         # float64 where it is used, so the input is never held twice (docs/geometry.md)
         x = np.asarray(x, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
-        if x.shape[1] >= 1 and np.isfinite(x).all():  # the usual case, in one pass
-            out.append(x)
-            continue
+        if x.size:
+            # the usual case: the extremes (no |x| temporaries) are finite exactly when every
+            # value is (max and min propagate NaN), so they are the check as well
+            hi, lo = float(x.max()), float(x.min())
+            if math.isfinite(hi) and math.isfinite(lo):
+                top = max(top, hi, -lo)
+                out.append(x)
+                continue
         if np.isinf(x).any():
             raise UserError(f"object {i}: points contain infinite values")
         nan = np.isnan(x)
@@ -141,10 +152,12 @@ def _as_manifolds(points) -> list[np.ndarray]:
             x = x[:, ~col]
         if x.shape[1] < 1:
             raise UserError(f"object {i} has no valid sample")
+        if x.size:
+            top = max(top, float(x.max()), -float(x.min()))
         out.append(x)
     if out[0].shape[0] < 1:
         raise UserError("points have no neurons")
-    return out
+    return out, top
 
 
 def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, size: float = 0.0, cholesky: bool = False):
@@ -158,14 +171,15 @@ def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, 
     """
     N, m = A.shape
     floor = (64 * np.finfo(np.float64).eps * size) ** 2 * m
-    explicit = float(np.einsum("ij,ij->", B, B)) > 0.5 * float(np.einsum("ij,ij->", A, A))
     if N >= m:
-        if explicit:  # most of the spread lies in the removed subspace: no cancellation
+        G = A.T @ A  # its trace is the spread ‖A‖²_F
+        if float(np.einsum("ij,ij->", B, B)) > 0.5 * float(np.trace(G)):
+            # most of the spread lies in the removed subspace: no cancellation
             Ap = A - basis @ B
             G = Ap.T @ Ap
             del Ap
         else:
-            G = A.T @ A - B.T @ B
+            G -= B.T @ B
         if cholesky:
             return cholesky_frame(G, N, size, centre_norm)
         lam, W = np.linalg.eigh(G)
@@ -253,7 +267,7 @@ def manifold_geometry(
     (one sample per object) the semi-analytic capacity is exactly α₀(κ) and R_M = 0.
     """
     opts = GeometryOptions.from_mapping(options, **option_kwargs)
-    mans = _as_manifolds(points)
+    mans, top = _validated(points)
     rng = np.random.default_rng(rng)
     rng_centres, rng_draws = rng.spawn(2)
     if frame_rank is not None:
@@ -268,7 +282,7 @@ def manifold_geometry(
     t_start = time.perf_counter()
     limits = blas_limits(blas_threads, user_api="blas") if blas_threads else None
     try:
-        result = _manifold_geometry(mans, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame)
+        result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame)
     finally:
         if limits is not None:
             limits.restore_original_limits()
@@ -307,22 +321,18 @@ def _origin(mans: list[np.ndarray], method: str, means: list[np.ndarray] | None 
     return centres, origin
 
 
-def _manifold_geometry(mans, opts: GeometryOptions, rng, rng_centres, rng_draws, progress, lowrank=None, frame="eigen") -> ManifoldGeometryResult:
+def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres, rng_draws, progress, lowrank=None, frame="eigen") -> ManifoldGeometryResult:
     """Selections and controls, the common centre structure, then the per-object geometry
-    (once, or per random neuron subset)."""
+    (once, or per random neuron subset); ``top`` is the largest ``|x|`` of ``mans``."""
     method = opts.method
     if opts.n_objects is not None or opts.samples_jump != 1 or opts.zscore:
         x = select_samples(select_objects(_padded(mans), opts.n_objects), opts.samples_jump)
         if opts.zscore:
             x = zscore_neurons(x)
-        mans = _as_manifolds(x)
+        mans, top = _validated(x)
     # data far outside float64's comfortable range are rescaled by a power of two (exact;
     # every result but the centre norms is scale-free, and those are scaled back)
-    # (one pass over each object, while it is in cache: its extremes and its centre)
-    top, centres = 0.0, []
-    for x in mans:
-        top = max(top, float(x.max()), -float(x.min()))  # no |x| temporaries
-        centres.append(x.mean(axis=1, dtype=np.float64))
+    centres = [x.mean(axis=1, dtype=np.float64) for x in mans]
     unit = 1.0
     if top > 0 and not 2.0**-100 <= top <= 2.0**100:
         unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
@@ -443,11 +453,13 @@ def _object_geometry(
             part = defined[start : start + chunk]
             frames = []
             for mu in part:
-                x = np.asarray(mans[mu], dtype=np.float64)
-                # largest sample norm (a floor for rounding): one pass, no temporaries; the
-                # data are within 2^±100 here (rescaled above), so the squares cannot overflow
-                size = float(np.sqrt(np.einsum("ij,ij->j", x, x).max()))
-                A = x - centres[:, mu : mu + 1]
+                x = mans[mu]
+                # largest sample norm (a floor for rounding): one pass, no temporaries, in
+                # float64 whatever the input's precision; the data are within 2^±100 here
+                # (rescaled above), so the squares cannot overflow
+                size = float(np.sqrt(np.einsum("ij,ij->j", x, x, dtype=np.float64).max()))
+                # centred in float64 (float32 input converted exactly on the way)
+                A = np.subtract(x, centres[:, mu : mu + 1], dtype=np.float64)
                 B = basis.T @ A
                 if lowrank is not None and min(A.shape) > lowrank[0] + OVERSAMPLING:
                     Y, lam = low_rank_frame(A, B, basis, cnorm[mu], size, *lowrank)
