@@ -277,11 +277,15 @@ def _solve_chunk_pg(frames, draws, kappa, half_lmu, n_iter) -> list[AnchorDraws]
     # n_iter is a worst-case bound; convergence is checked every few iterations from the
     # gradient the next step needs anyway
     check = max(5, n_iter // 4)
+    g = np.empty_like(q)  # the iterations work in place: same operations, no new arrays
     for it in range(1, n_iter + 1):
-        g = beta @ H - q
+        np.matmul(beta, H, out=g)
+        g -= q
         if it % check == 0 and violation(beta, g).max() <= _KKT_RTOL:
             break
-        beta = np.maximum(beta - g * step, 0.0)
+        g *= step
+        beta -= g
+        np.maximum(beta, 0.0, out=beta)
     g = beta @ H - q
     viol = violation(beta, g)
     results = []
