@@ -22,6 +22,7 @@ from ...validation import ArgumentTypeError
 from ..controls import zscore_neurons
 from ..manipulations import preserve_correlations, select_objects, select_samples
 from ..theory import ball_capacity, inverse_gardner
+from ..heap import reused_heap
 from ..threads import blas_limits
 from .anchors import ANCHOR_STATISTICS, SOLVER_STATUS, anchor_statistics, solve_anchor_points
 from .centres import CentreRankResult, optimal_centre_rank
@@ -206,6 +207,7 @@ def manifold_geometry(
     progress: Callable[[int, int], None] | None = None,
     frame_rank: int | None = None,
     frame: str = "auto",
+    reuse_memory: bool = True,
     **option_kwargs: Any,
 ) -> ManifoldGeometryResult:
     r"""Mean-field-theory geometry of a set of object manifolds.
@@ -250,6 +252,11 @@ def manifold_geometry(
         their Monte-Carlo spread); ``"auto"`` the Cholesky frame for manifolds with
         ``min(N, m) ≥ 2048`` (:data:`.frames.CHOLESKY_MIN_POINTS`) and ``N ≥ m``, the eigenbasis
         otherwise. Manifolds with fewer neurons than samples always keep the eigenbasis.
+    reuse_memory : bool, default True
+        Keep freed memory in the process during the computation, so that each object's large
+        temporaries reuse the previous object's pages instead of faulting in new ones (glibc
+        only, restored on return: ``docs/geometry.md#geometry-performance``); the values do
+        not depend on it.
 
     Returns
     -------
@@ -282,7 +289,8 @@ def manifold_geometry(
     t_start = time.perf_counter()
     limits = blas_limits(blas_threads, user_api="blas") if blas_threads else None
     try:
-        result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame)
+        with reused_heap(bool(reuse_memory)):
+            result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame)
     finally:
         if limits is not None:
             limits.restore_original_limits()

@@ -1,0 +1,60 @@
+"""Freed memory kept for reuse during an analysis (``dnn_manifolds.analysis.heap``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dnn_manifolds.analysis import heap
+from dnn_manifolds.analysis.geometry import manifold_geometry
+
+glibc = pytest.mark.skipif(not heap.available(), reason="glibc's malloc only")
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@glibc
+def test_freed_memory_is_kept_inside_and_given_back_after():
+    """Inside, a freed 256 MB block stays in the process (reused, no new faults); nested uses
+    keep it until the outermost ends; afterwards the defaults are back and it is returned."""
+    base = _rss_kb()
+    with heap.reused_heap():
+        with heap.reused_heap():
+            a = np.ones(2**25)
+            del a
+        inner_done = _rss_kb()  # the inner block has ended, the outer still runs
+        b = np.ones(2**25)  # the same pages again
+        del b
+        inside = _rss_kb()
+    after = _rss_kb()
+    assert inner_done - base > 200_000 and inside - base > 200_000
+    assert after - base < 100_000
+    c = np.ones(2**25)  # mapped afresh and unmapped when freed, as by default
+    del c
+    assert _rss_kb() - base < 100_000
+
+
+@glibc
+def test_disabled_changes_nothing():
+    base = _rss_kb()
+    with heap.reused_heap(enabled=False):
+        a = np.ones(2**25)
+        del a
+        assert _rss_kb() - base < 100_000
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_geometry_values_do_not_depend_on_the_memory_policy(dtype):
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.standard_normal((300, 40, 5)) + 0.4, 0).astype(dtype)
+    a = manifold_geometry(x, method="smooth", n_t=60, rng=1)
+    b = manifold_geometry(x, method="smooth", n_t=60, rng=1, reuse_memory=False)
+    assert a.layer == b.layer
+    for key in a.objects:
+        np.testing.assert_array_equal(a.objects[key], b.objects[key], err_msg=key)
