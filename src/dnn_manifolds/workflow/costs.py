@@ -89,11 +89,12 @@ MEASURED: dict[str, Any] = {
     "geometry": {
         # bench/bench_geometry_paper.py (smooth, n_t = 1000, seed 0, the pivoted-Cholesky frame
         # at M = 3201) and bench/bench_geometry.py (point clouds, n_t = 200, seeds 0-2),
-        # 2026-12-03 on a quiet machine, BLAS one thread
+        # 2026-12-03 on a quiet machine, BLAS one thread; M = 3201 re-measured later that day
+        # with freed memory kept during the run (bench/README.md, first section)
         "smooth": {
             "n_t": 1000,
-            "cpu_s": {128: [(15, 8.6), (51, 13.7), (201, 31.0)], 64: [(201, 14.1), (801, 45.7), (3201, 231.3)]},
-            "peak_mb": {128: [(15, 222.0), (51, 349.0), (201, 647.0)], 64: [(201, 493.0), (801, 1204.0), (3201, 4067.0)]},
+            "cpu_s": {128: [(15, 8.6), (51, 13.7), (201, 31.0)], 64: [(201, 14.1), (801, 45.7), (3201, 215.4)]},
+            "peak_mb": {128: [(15, 222.0), (51, 349.0), (201, 647.0)], 64: [(201, 493.0), (801, 1204.0), (3201, 3972.0)]},
         },
         "point_cloud": {
             "n_t": 200,
