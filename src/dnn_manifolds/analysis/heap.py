@@ -10,14 +10,17 @@ machine the 2-d geometry at M = 3201 took 284 s with glibc's defaults and 217 s 
 
 :func:`reused_heap` serves every allocation from the heap (``M_MMAP_MAX = 0``) and does not
 trim it (``M_TRIM_THRESHOLD`` at its largest) while it runs, so a freed block is handed out
-again without new page faults; on exit it restores glibc's default values and returns the
-free memory to the system (``malloc_trim(0)``). The values computed are unchanged (only where
+again without new page faults; on exit it sets glibc's thresholds to the values its own
+dynamic adjustment reaches in a process that has freed large blocks (mmap above 32 MiB, trim
+above 64 MiB: a numpy process's usual state) and returns the free memory to the system
+(``malloc_trim(0)``). The values computed are unchanged (only where
 the memory comes from changes). Peak memory is the peak of what is alive at once, as before,
 plus whatever the heap's fragmentation leaves unused (there: 3 972 MiB against 4 024 MiB).
 
 glibc's settings are per process: while a block runs, other threads' allocations are served
-the same way. Restoring the defaults ends glibc's dynamic adjustment of its thresholds for
-the rest of the process (its defaults then stay fixed). With another C library (macOS,
+the same way. Setting the thresholds ends glibc's dynamic adjustment of them for the rest of
+the process (they stay at those values; glibc offers no way to read them, so the values from
+before cannot be put back exactly). With another C library (macOS,
 musl), or a process whose ``malloc`` is not glibc's, nothing is changed.
 """
 
@@ -31,8 +34,10 @@ import threading
 __all__ = ["reused_heap"]
 
 _M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
-_DEFAULT_TRIM_THRESHOLD = 128 * 1024
+_AFTER_MMAP_THRESHOLD = 32 * 2**20  # glibc's dynamic maximum on 64-bit systems
+_AFTER_TRIM_THRESHOLD = 2 * _AFTER_MMAP_THRESHOLD  # what its dynamic rule pairs with it
 _DEFAULT_MMAP_MAX = 65536
 _INT_MAX = 2**31 - 1
 
@@ -65,7 +70,7 @@ def available() -> bool:
 def reused_heap(enabled: bool = True):
     """Keep freed memory in the process while the block runs (module docstring).
 
-    Nested and concurrent uses are counted: the defaults come back when the last one ends.
+    Nested and concurrent uses are counted: the thresholds are set back when the last one ends.
     ``enabled=False`` (or a C library other than glibc) leaves everything as it is.
     """
     global _depth
@@ -85,5 +90,6 @@ def reused_heap(enabled: bool = True):
             _depth -= 1
             if _depth == 0:
                 lib.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-                lib.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+                lib.mallopt(_M_MMAP_THRESHOLD, _AFTER_MMAP_THRESHOLD)
+                lib.mallopt(_M_TRIM_THRESHOLD, _AFTER_TRIM_THRESHOLD)
                 lib.malloc_trim(0)
