@@ -255,7 +255,8 @@ def manifold_geometry(
     reuse_memory : bool, default True
         Keep freed memory in the process during the computation, so that each object's large
         temporaries reuse the previous object's pages instead of faulting in new ones (glibc
-        only, restored on return: ``docs/geometry.md#geometry-performance``); the values do
+        only; the free memory is returned to the system at the end, and glibc's thresholds
+        are left at fixed values: ``docs/geometry.md#geometry-performance``); the values do
         not depend on it.
 
     Returns
