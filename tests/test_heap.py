@@ -22,7 +22,8 @@ def _rss_kb() -> int:
 @glibc
 def test_freed_memory_is_kept_inside_and_given_back_after():
     """Inside, a freed 256 MB block stays in the process (reused, no new faults); nested uses
-    keep it until the outermost ends; afterwards the defaults are back and it is returned."""
+    keep it until the outermost ends; afterwards it is returned, and a large block is mapped
+    and unmapped again as usual."""
     heap._glibc().malloc_trim(0)  # no free pages left resident by earlier tests
     base = _rss_kb()
     with heap.reused_heap():
@@ -36,7 +37,7 @@ def test_freed_memory_is_kept_inside_and_given_back_after():
     after = _rss_kb()
     assert inner_done - base > 200_000 and inside - base > 200_000
     assert after - base < 100_000
-    c = np.ones(2**25)  # mapped afresh and unmapped when freed, as by default
+    c = np.ones(2**25)  # mapped afresh and unmapped when freed, as usual
     del c
     assert _rss_kb() - base < 100_000
 
@@ -49,6 +50,27 @@ def test_disabled_changes_nothing():
         a = np.ones(2**25)
         del a
         assert _rss_kb() - base < 100_000
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("MALLOC_TRIM_THRESHOLD_", "1048576"),
+        ("MALLOC_MMAP_THRESHOLD_", "65536"),
+        ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536"),
+    ],
+)
+def test_malloc_settings_of_the_environment_are_left_alone(monkeypatch, name, value):
+    heap._glibc.cache_clear()
+    try:
+        monkeypatch.setenv(name, value)
+        assert not heap.available()
+        monkeypatch.delenv(name)
+        monkeypatch.setenv("MALLOC_ARENA_MAX", "2")  # not one of the settings it changes
+        heap._glibc.cache_clear()
+        assert heap.available() == heap.sys.platform.startswith("linux")
+    finally:
+        heap._glibc.cache_clear()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

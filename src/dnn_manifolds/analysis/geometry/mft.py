@@ -176,6 +176,7 @@ def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, 
         G = A.T @ A  # its trace is the spread ‖A‖²_F
         if float(np.einsum("ij,ij->", B, B)) > 0.5 * float(np.trace(G)):
             # most of the spread lies in the removed subspace: no cancellation
+            del G
             Ap = A - basis @ B
             G = Ap.T @ Ap
             del Ap
@@ -463,6 +464,10 @@ def _object_geometry(
             frames = []
             for mu in part:
                 x = mans[mu]
+                if x.dtype != np.float64 and x.strides[0] < x.strides[1]:
+                    # samples contiguous (Fortran order): there numpy's buffered float32 →
+                    # float64 reduction below sums in another order than on a float64 copy
+                    x = np.asarray(x, dtype=np.float64)
                 # largest sample norm (a floor for rounding): one pass, no temporaries, in
                 # float64 whatever the input's precision; the data are within 2^±100 here
                 # (rescaled above), so the squares cannot overflow
