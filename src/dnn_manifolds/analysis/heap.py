@@ -71,22 +71,20 @@ def _glibc():
     if not sys.platform.startswith("linux") or _user_configured():
         return None
     try:
-        lib = ctypes.CDLL(None)
+        process = ctypes.CDLL(None)  # the symbols the process resolves (a preload first)
         libc = ctypes.CDLL("libc.so.6")
     except (OSError, TypeError):  # pragma: no cover - no dynamic symbols, or not glibc
         return None
     if not all(hasattr(libc, name) for name in ("gnu_get_libc_version", "mallopt", "malloc_trim")):
         return None
     # a preloaded allocator (jemalloc, tcmalloc) replaces malloc: glibc's settings then do nothing
-    address = ctypes.cast(lib.malloc, ctypes.c_void_p).value
-    if address != ctypes.cast(libc.malloc, ctypes.c_void_p).value:
+    if ctypes.cast(process.malloc, ctypes.c_void_p).value != ctypes.cast(libc.malloc, ctypes.c_void_p).value:
         return None
-    lib = libc
-    lib.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    lib.mallopt.restype = ctypes.c_int
-    lib.malloc_trim.argtypes = [ctypes.c_size_t]
-    lib.malloc_trim.restype = ctypes.c_int
-    return lib
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.mallopt.restype = ctypes.c_int
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.malloc_trim.restype = ctypes.c_int
+    return libc
 
 
 def available() -> bool:
