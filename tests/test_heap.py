@@ -82,3 +82,12 @@ def test_geometry_values_do_not_depend_on_the_memory_policy(dtype):
     assert a.layer == b.layer
     for key in a.objects:
         np.testing.assert_array_equal(a.objects[key], b.objects[key], err_msg=key)
+
+
+@pytest.mark.parametrize("bad", ["no", 0, None])
+def test_reuse_memory_must_be_a_bool(bad):
+    from dnn_manifolds.errors import OptionError
+
+    x = np.random.default_rng(0).standard_normal((20, 6, 3))
+    with pytest.raises(OptionError, match="reuse_memory must be True or False"):
+        manifold_geometry(x, n_t=10, rng=0, reuse_memory=bad)

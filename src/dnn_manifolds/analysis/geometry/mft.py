@@ -288,10 +288,12 @@ def manifold_geometry(
         opts_lowrank = None
     if frame not in ("auto", "eigen", "cholesky"):
         raise OptionError(f"frame must be 'auto', 'eigen' or 'cholesky'; got {frame!r}")
+    if not isinstance(reuse_memory, (bool, np.bool_)):
+        raise OptionError(f"reuse_memory must be True or False; got {reuse_memory!r}")
     t_start = time.perf_counter()
     limits = blas_limits(blas_threads, user_api="blas") if blas_threads else None
     try:
-        with reused_heap(bool(reuse_memory)):
+        with reused_heap(bool(reuse_memory)):  # (np.bool_ → bool)
             result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame)
     finally:
         if limits is not None:
