@@ -10,10 +10,13 @@ datasets), analysed with the method the workflow uses for manifolds (``method: a
   is 64 × 3201 × 4096 × 4 B = 3.4 GB at M = 3201).
 
 Each size runs in its own process (its peak RSS is its own); BLAS pinned to one thread (the
-analysis pins it itself). Usage::
+analysis pins it itself). ``--jobs 2`` spreads the objects over two worker processes (the
+analysis's ``jobs``); CPU time then includes the workers', and the peak memory of the whole
+(``peak_pss_mb``: the process and its workers, shared pages counted once, sampled every
+0.2 s; Linux only) is reported beside the process's own peak RSS. Usage::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/bench_geometry_paper.py \
-        [--size 1d:15 --size 2d:3201 ...] [--seed 0] [--n-t 1000]
+        [--size 1d:15 --size 2d:3201 ...] [--seed 0] [--n-t 1000] [--jobs 2]
 
 Prints one line per size and a JSON line prefixed ``RESULT``.
 """
@@ -26,6 +29,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -111,6 +115,52 @@ def _build(profiles, amps, n_objects, n_neurons, seed, n_common) -> np.ndarray:
     return out
 
 
+class _PeakMemory:
+    """Peak over time of the summed proportional set size (PSS) of this process and its
+    children, sampled every ``interval`` seconds in a thread (None off Linux)."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak, self._stop = interval, None, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+        return 0
+
+    def _sample(self) -> int | None:
+        me = os.getpid()
+        try:
+            total = self._pss_kb(me)
+            for task in os.listdir(f"/proc/{me}/task"):
+                with open(f"/proc/{me}/task/{task}/children") as f:
+                    for child in f.read().split():
+                        try:
+                            total += self._pss_kb(int(child))
+                        except OSError:  # ended meanwhile
+                            pass
+        except OSError:
+            return None
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            kb = self._sample()
+            if kb is not None:
+                self.peak = max(self.peak or 0, kb)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def run_size(size: str, seed: int, n_t: int | None, options: dict) -> dict:
     """Generate one size's data and time the geometry on it (this process)."""
     from dnn_manifolds.analysis.geometry import manifold_geometry
@@ -119,9 +169,11 @@ def run_size(size: str, seed: int, n_t: int | None, options: dict) -> dict:
     m = int(m)
     x = make_arcs(128, m) if kind == "1d" else make_sheets(64, m)
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    t0, c0 = time.perf_counter(), time.process_time()
-    res = manifold_geometry(x, method="smooth", n_t=n_t, kappa=0.0, rng=seed, **options)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0, k0 = time.perf_counter(), time.process_time(), os.times()
+    with _PeakMemory() as peak:
+        res = manifold_geometry(x, method="smooth", n_t=n_t, kappa=0.0, rng=seed, **options)
+    wall, cpu, k1 = time.perf_counter() - t0, time.process_time() - c0, os.times()
+    cpu_workers = (k1.children_user - k0.children_user) + (k1.children_system - k0.children_system)
     return {
         "size": size,
         "P": x.shape[2],
@@ -131,8 +183,11 @@ def run_size(size: str, seed: int, n_t: int | None, options: dict) -> dict:
         "seed": seed,
         "options": options,
         "wall_s": round(wall, 2),
-        "cpu_s": round(cpu, 2),
+        "cpu_s": round(cpu + cpu_workers, 2),
+        "cpu_workers_s": round(cpu_workers, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1),
+        "peak_pss_mb": None if peak.peak is None else round(peak.peak / 1024.0, 1),
         "rss_after_data_mb": round(rss_data, 1),
         "input_mb": round(x.nbytes / 2**20, 1),
         "capacity": res.layer["capacity"],
@@ -156,17 +211,20 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-t", type=int, default=None, help="default: the method's (1000)")
     p.add_argument("--options", default="{}", help="JSON of extra geometry options")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes of the analysis (default 1)")
     p.add_argument("--json", action="store_true", help="(internal) run one size, print JSON")
     args = p.parse_args(argv)
     sizes = args.size or SIZES
     options = json.loads(args.options)
+    if args.jobs != 1:
+        options["jobs"] = args.jobs
     if args.json:
         print(json.dumps(run_size(sizes[0], args.seed, args.n_t, options)))
         return 0
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for size in sizes:
         cmd = [sys.executable, __file__, "--json", "--size", size, "--seed", str(args.seed)]
-        cmd += ["--options", args.options]
+        cmd += ["--options", args.options, "--jobs", str(args.jobs)]
         if args.n_t is not None:
             cmd += ["--n-t", str(args.n_t)]
         proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True)
@@ -176,7 +234,8 @@ def main(argv=None) -> int:
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         print(
             f"{size}: P={r['P']} M={r['M']} N={r['N']} n_t={r['n_t']}  wall {r['wall_s']:.1f} s  "
-            f"CPU {r['cpu_s']:.1f} s  peak RSS {r['peak_rss_mb']:.0f} MiB (input "
+            f"CPU {r['cpu_s']:.1f} s  peak RSS {r['peak_rss_mb']:.0f} MiB, all processes "
+            f"{r['peak_pss_mb']} MiB PSS (input "
             f"{r['input_mb']:.0f} MiB)  alpha_M={r['capacity']:.4f} R_M={r['radius']:.4f} "
             f"D_M={r['dimension']:.2f} corr={r['centre_correlation']:.4f} K={r['K']} "
             f"D_frame={r['frame_dimension_mean']:.0f} solvers={r['solver_counts']} "

@@ -427,12 +427,12 @@ def test_missing_samples_are_dropped():
 def test_invalid_values_are_named_whatever_their_place(dtype):
     """The validation (from each object's extremes) rejects +inf, -inf and NaN inside a sample,
     in any object and at any place, and keeps whole missing samples."""
-    from dnn_manifolds.analysis.geometry.mft import _validated
+    from dnn_manifolds.analysis.geometry.inputs import validated as _validated
     from dnn_manifolds.errors import UserError
 
     rng = np.random.default_rng(16)
     X = (rng.standard_normal((12, 5, 3)) + 3.0).astype(dtype)
-    mans, top = _validated(X)
+    mans, top, _ = _validated(X)
     assert top == float(np.abs(X).max()) and all(m.dtype == dtype for m in mans)
     for value, match in ((np.inf, "infinite"), (-np.inf, "infinite"), (np.nan, "NaN may only")):
         for where in ((0, 0, 0), (11, 4, 2), (5, 2, 1)):
@@ -442,7 +442,7 @@ def test_invalid_values_are_named_whatever_their_place(dtype):
                 manifold_geometry(Y, n_t=10, rng=0)
     Y = X.copy()
     Y[:, 3, 1] = np.nan  # a whole missing sample: dropped, the extremes of the rest kept
-    mans, top = _validated(Y)
+    mans, top, _ = _validated(Y)
     assert [m.shape[1] for m in mans] == [5, 4, 5] and top == float(np.nanmax(np.abs(Y)))
     Y[:, :, 1] = np.nan
     with pytest.raises(UserError, match="no valid sample"):

@@ -62,7 +62,7 @@ def test_large_manifold_path_equals_per_draw_path(monkeypatch):
 def test_float32_input_is_analysed_as_float64_without_a_whole_copy():
     """float32 responses give bit-identical results to their float64 copy (each object is
     converted where it is used); the per-object list keeps views of the input."""
-    from dnn_manifolds.analysis.geometry.mft import _as_manifolds
+    from dnn_manifolds.analysis.geometry.inputs import as_manifolds as _as_manifolds
 
     rng = np.random.default_rng(5)
     x = np.maximum(rng.standard_normal((200, 30, 6)) + 0.5, 0).astype(np.float32)

@@ -349,5 +349,6 @@ def test_a_session_whose_decisions_all_fail_near_n_c_is_flagged(monkeypatch):
 def test_absurd_jobs_are_refused_before_any_work(small_nc, tmp_path, capsys):
     """``--jobs 1000000000`` would fork a billion workers: refused with one line."""
     out = tmp_path / "out.nc"
-    assert main(["capacity", str(small_nc), str(out), "--jobs", "1000000000", "--quiet"]) == 2
-    assert "jobs must be at most" in _one_line_error(capsys) and not out.exists()
+    for analysis in ("capacity", "geometry"):
+        assert main([analysis, str(small_nc), str(out), "--jobs", "1000000000", "--quiet"]) == 2
+        assert "jobs must be at most" in _one_line_error(capsys) and not out.exists()

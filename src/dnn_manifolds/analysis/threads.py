@@ -1,4 +1,5 @@
-"""BLAS thread limits that cost microseconds, not milliseconds (private).
+"""BLAS thread limits that cost microseconds, not milliseconds, and the ``jobs`` argument
+of the analyses (private).
 
 :func:`threadpoolctl.threadpool_limits` discovers the process's thread pools (walking the loaded
 shared libraries and reading their headers) on *every* call: about 5 ms on an idle machine and
@@ -16,7 +17,30 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["blas_limits"]
+from typing import Any
+
+__all__ = ["MAX_JOBS_PER_CORE", "blas_limits", "check_jobs"]
+
+MAX_JOBS_PER_CORE = 4
+"""``jobs`` may be at most this many worker processes per core of the machine."""
+
+
+def check_jobs(jobs: Any) -> int:
+    """``jobs``: a positive integer, at most :data:`MAX_JOBS_PER_CORE` per core (every worker
+    is a process; far more than the cores only costs memory and time)."""
+    import os
+
+    from ..errors import UserError
+    from ..validation import check_int
+
+    jobs = check_int(jobs, "jobs", minimum=1)
+    cores = os.cpu_count() or 1
+    if jobs > MAX_JOBS_PER_CORE * cores:
+        raise UserError(
+            f"jobs must be at most {MAX_JOBS_PER_CORE * cores} ({MAX_JOBS_PER_CORE} per core; this "
+            f"machine has {cores}); got {jobs}"
+        )
+    return jobs
 
 
 @functools.lru_cache(maxsize=1)

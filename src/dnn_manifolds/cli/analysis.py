@@ -3,7 +3,7 @@
 ::
 
     dnn-manifolds capacity IN.nc OUT.nc [--session S ...] [--seed N] [--jobs J] [--quiet] [OPTIONS]
-    dnn-manifolds geometry IN.nc OUT.nc [--session S ...] [--seed N] [--quiet] [OPTIONS]
+    dnn-manifolds geometry IN.nc OUT.nc [--session S ...] [--seed N] [--jobs J] [--quiet] [OPTIONS]
     dnn-manifolds capacity ASSEMBLY.nc OUT.nc --object-coord C [--session-coord C] [--average-by C] ...
 
 ``OPTIONS`` are generated from :class:`~dnn_manifolds.analysis.capacity.CapacityOptions` and
@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace, analysis: str) -> int:
     else:
         from ..analysis.geometry import GeometryOptions as Opts
         from ..analysis.geometry import geometry as run
-        extra = {}
+        extra = {"jobs": args.jobs}
     check_output(args.output, args.input)
     options = Opts.from_mapping(option_values(args, Opts))  # bad values stop before reading
     session = session_argument(args.session)
@@ -77,6 +77,15 @@ def _summary(out, analysis: str) -> None:
             print(f"{title}: alpha_M = {cap[i]:.4g}, R_M = {radius:.4g}, D_M = {dim:.4g}, K = {int(k)}")
 
 
+def _add_jobs(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help=f"worker processes for {what} (default 1; results do not depend on it)",
+    )
+
+
 def register(subparsers) -> None:
     from ..analysis.capacity import CapacityOptions
     from ..analysis.geometry import GeometryOptions
@@ -91,12 +100,7 @@ def register(subparsers) -> None:
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
     add_sessions(p)
     add_seed(p)
-    p.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        help="worker processes for the repetitions (default 1; results do not depend on it)",
-    )
+    _add_jobs(p, "the repetitions")
     p.add_argument(
         "--reference",
         metavar="GEO.nc",
@@ -120,6 +124,7 @@ def register(subparsers) -> None:
     p.add_argument("output", metavar="OUT.nc", help="output netCDF file (written atomically)")
     add_sessions(p)
     add_seed(p)
+    _add_jobs(p, "the objects of a session (large manifolds: seconds per object)")
     add_quiet(p)
     add_source_flags(p)
     add_option_flags(p, GeometryOptions)

@@ -20,31 +20,13 @@ import numpy as np
 
 from ...errors import UserError
 from ...validation import ArgumentTypeError, check_int, check_number
-from ..threads import blas_limits
+from ..threads import blas_limits, check_jobs
 from .basis import unit_roundoff
 from .options import STATUSES, CapacityOptions
 from .problem import Problem, check_points, prepare, run_tasks
 from .results import FractionResult
 
 __all__ = ["LOCKSTEP", "LOCKSTEP_MAX", "Estimator", "Runner", "check_jobs", "resolve_key", "separable_fraction", "still_needed", "stops"]
-
-MAX_JOBS_PER_CORE = 4
-"""``jobs`` may be at most this many worker processes per core of the machine."""
-
-
-def check_jobs(jobs: Any) -> int:
-    """``jobs``: a positive integer, at most :data:`MAX_JOBS_PER_CORE` per core (every worker
-    is a process; far more than the cores only costs memory and time)."""
-    import os
-
-    jobs = check_int(jobs, "jobs", minimum=1)
-    cores = os.cpu_count() or 1
-    if jobs > MAX_JOBS_PER_CORE * cores:
-        raise UserError(
-            f"jobs must be at most {MAX_JOBS_PER_CORE * cores} ({MAX_JOBS_PER_CORE} per core; this "
-            f"machine has {cores}); got {jobs}"
-        )
-    return jobs
 
 _WORKER: dict[str, Any] = {}
 

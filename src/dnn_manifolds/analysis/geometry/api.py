@@ -11,6 +11,7 @@ import xarray as xr
 from ...data.dataset import TUNING
 from ...validation import check_memory
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
+from ..threads import check_jobs
 from .mft import manifold_geometry
 from .options import HEADLINE, GeometryOptions
 from .results import to_dataset
@@ -44,6 +45,7 @@ def geometry(
     session: int | str | Sequence[int | str] | None = None,
     seed: int = 0,
     progress: bool = False,
+    jobs: int = 1,
     **option_kwargs: Any,
 ) -> xr.Dataset:
     """Mean-field-theory geometry of the object manifolds of a manifold dataset.
@@ -68,6 +70,9 @@ def geometry(
         other sessions are analysed.
     progress : bool
         Show a progress bar over sessions × objects, with an ETA.
+    jobs : int, default 1
+        Worker processes over which each session's objects are spread (single-threaded each;
+        the result does not depend on it: :func:`manifold_geometry`).
 
     Returns
     -------
@@ -82,6 +87,7 @@ def geometry(
     """
     opts = GeometryOptions.from_mapping(options, **option_kwargs)
     seed = check_seed(seed)
+    jobs = check_jobs(jobs)
     dataset = as_dataset(dataset)
     check_resources(dataset, opts)
     object_ids = dataset["object"].values
@@ -113,7 +119,7 @@ def geometry(
     def analyse(values: np.ndarray, index: int, title: str) -> xr.Dataset:
         entropy = [seed, int(index)]
         res = manifold_geometry(
-            values, opts, rng=np.random.default_rng(np.random.SeedSequence(entropy)), progress=advance
+            values, opts, rng=np.random.default_rng(np.random.SeedSequence(entropy)), progress=advance, jobs=jobs
         )
         return to_dataset(res, object_ids, labels, entropy)
 

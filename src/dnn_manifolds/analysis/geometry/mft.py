@@ -11,26 +11,32 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ...errors import OptionError, UserError
-from ...validation import ArgumentTypeError
+from ...errors import OptionError
 from ..controls import zscore_neurons
 from ..manipulations import preserve_correlations, select_objects, select_samples
 from ..theory import ball_capacity, inverse_gardner
 from ..heap import reused_heap
-from ..threads import blas_limits
+from ..threads import blas_limits, check_jobs
 from .anchors import ANCHOR_STATISTICS, SOLVER_STATUS, anchor_statistics, solve_anchor_points
 from .centres import CentreRankResult, optimal_centre_rank
 from .frames import CHOLESKY_MIN_POINTS, cholesky_frame
 from .lowrank import OVERSAMPLING, low_rank_frame
 from .options import HEADLINE, GeometryOptions
+from .inputs import as_manifolds, object_means, padded, shuffle_samples, validated
+from .parallel import run_chunks
 
 __all__ = ["ManifoldGeometryResult", "manifold_geometry"]
+
+CHUNK_ELEMENTS = 2**22
+"""Objects are processed in chunks of at most this many Gaussian-draw × sample elements
+(``n_t × m`` summed over the chunk's objects; at least one object): a chunk's frames, draws
+and anchor points are held at once, and chunks are the unit of work of ``jobs``."""
 
 
 @dataclass
@@ -94,73 +100,6 @@ class ManifoldGeometryResult:
         return self.centres.n_common
 
 
-def _as_manifolds(points) -> list[np.ndarray]:
-    """Validate the input and return one (n_neurons, n_valid_samples) array per object
-    (float32 or float64 as given, other types as float64)."""
-    return _validated(points)[0]
-
-
-def _validated(points) -> tuple[list[np.ndarray], float]:
-    """:func:`_as_manifolds` and the largest ``|x|`` of the valid samples (0 for none)."""
-    if isinstance(points, np.ndarray) or not isinstance(points, Sequence):
-        arr = np.asarray(points)
-        if arr.ndim != 3:
-            raise UserError(
-                "points must be 3-D (n_neurons, n_samples, n_objects) or a sequence of 2-D "
-                f"(n_neurons, n_samples_i) arrays; got shape {arr.shape}"
-            )
-        if arr.dtype.kind not in "biuf":
-            raise ArgumentTypeError(f"points must be numeric; got dtype {arr.dtype}")
-        mans = [arr[:, :, p] for p in range(arr.shape[2])]
-    else:
-        mans = [np.asarray(x) for x in points]
-        for i, x in enumerate(mans):
-            if x.ndim != 2:
-                raise UserError(
-                    f"points[{i}] must be 2-D (n_neurons, n_samples); got shape {x.shape}"
-                )
-            if x.dtype.kind not in "biuf":
-                raise ArgumentTypeError(f"points[{i}] must be numeric; got dtype {x.dtype}")
-        if len({x.shape[0] for x in mans}) > 1:
-            raise UserError(
-                f"all manifolds need the same n_neurons; got {sorted({x.shape[0] for x in mans})}"
-            )
-    if len(mans) < 2:
-        raise UserError(f"points needs at least 2 objects; got {len(mans)}")
-    out = []
-    top = 0.0
-    for i, x in enumerate(mans):
-        # float32 stays float32 (a view of the input, no copy): each object is converted to
-        # float64 where it is used, so the input is never held twice (docs/geometry.md)
-        x = np.asarray(x, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
-        if x.size:
-            # the usual case: the extremes (no |x| temporaries) are finite exactly when every
-            # value is (max and min propagate NaN), so they are the check as well
-            hi, lo = float(x.max()), float(x.min())
-            if math.isfinite(hi) and math.isfinite(lo):
-                top = max(top, hi, -lo)
-                out.append(x)
-                continue
-        if np.isinf(x).any():
-            raise UserError(f"object {i}: points contain infinite values")
-        nan = np.isnan(x)
-        if nan.any():
-            col = nan.all(axis=0)
-            if (nan & ~col[None, :]).any():
-                raise UserError(
-                    f"object {i}: NaN may only mark whole missing samples (all neurons NaN)"
-                )
-            x = x[:, ~col]
-        if x.shape[1] < 1:
-            raise UserError(f"object {i} has no valid sample")
-        if x.size:
-            top = max(top, float(x.max()), -float(x.min()))
-        out.append(x)
-    if out[0].shape[0] < 1:
-        raise UserError("points have no neurons")
-    return out, top
-
-
 def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, size: float = 0.0, cholesky: bool = False):
     """Orthonormal-frame coordinates of a centred manifold with the common subspace removed.
 
@@ -209,6 +148,7 @@ def manifold_geometry(
     frame_rank: int | None = None,
     frame: str = "auto",
     reuse_memory: bool = True,
+    jobs: int = 1,
     **option_kwargs: Any,
 ) -> ManifoldGeometryResult:
     r"""Mean-field-theory geometry of a set of object manifolds.
@@ -259,6 +199,12 @@ def manifold_geometry(
         only; the free memory is returned to the system at the end, and glibc's thresholds
         are left at fixed values: ``docs/geometry.md#geometry-performance``); the values do
         not depend on it.
+    jobs : int, default 1
+        Worker processes (forked; one BLAS thread each) over which chunks of objects are
+        spread (:mod:`.parallel`); the Gaussian draws are still made in object order, so the
+        results are identical whatever ``jobs``. Worth it for large manifolds (2-d sets of
+        thousands of samples), where each object costs seconds; with a single chunk of objects
+        (small manifolds) or no ``fork`` (Windows) everything runs in this process.
 
     Returns
     -------
@@ -276,7 +222,7 @@ def manifold_geometry(
     (one sample per object) the semi-analytic capacity is exactly α₀(κ) and R_M = 0.
     """
     opts = GeometryOptions.from_mapping(options, **option_kwargs)
-    mans, top = _validated(points)
+    mans, top, whole = validated(points)
     rng = np.random.default_rng(rng)
     rng_centres, rng_draws = rng.spawn(2)
     if frame_rank is not None:
@@ -290,33 +236,17 @@ def manifold_geometry(
         raise OptionError(f"frame must be 'auto', 'eigen' or 'cholesky'; got {frame!r}")
     if not isinstance(reuse_memory, (bool, np.bool_)):
         raise OptionError(f"reuse_memory must be True or False; got {reuse_memory!r}")
+    jobs = check_jobs(jobs)
     t_start = time.perf_counter()
     limits = blas_limits(blas_threads, user_api="blas") if blas_threads else None
     try:
         with reused_heap(bool(reuse_memory)):  # (np.bool_ → bool)
-            result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame)
+            result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame, jobs, whole)
     finally:
         if limits is not None:
             limits.restore_original_limits()
     result.wall_time = time.perf_counter() - t_start
     return result
-
-
-def _padded(mans: list[np.ndarray]) -> np.ndarray:
-    """(N, max M, P) array of the manifolds, NaN-padded."""
-    m = max(x.shape[1] for x in mans)
-    out = np.full((mans[0].shape[0], m, len(mans)), np.nan)
-    for p, x in enumerate(mans):
-        out[:, : x.shape[1], p] = x
-    return out
-
-
-def _shuffle_samples(mans: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """Valid samples dealt at random into the objects, each keeping its count."""
-    cols = np.concatenate(mans, axis=1)
-    cols = cols[:, rng.permutation(cols.shape[1])]
-    bounds = np.cumsum([0] + [x.shape[1] for x in mans])
-    return [cols[:, bounds[p] : bounds[p + 1]] for p in range(len(mans))]
 
 
 def _origin(mans: list[np.ndarray], method: str, means: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -333,18 +263,18 @@ def _origin(mans: list[np.ndarray], method: str, means: list[np.ndarray] | None 
     return centres, origin
 
 
-def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres, rng_draws, progress, lowrank=None, frame="eigen") -> ManifoldGeometryResult:
+def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres, rng_draws, progress, lowrank=None, frame="eigen", jobs=1, whole=None) -> ManifoldGeometryResult:
     """Selections and controls, the common centre structure, then the per-object geometry
     (once, or per random neuron subset); ``top`` is the largest ``|x|`` of ``mans``."""
     method = opts.method
     if opts.n_objects is not None or opts.samples_jump != 1 or opts.zscore:
-        x = select_samples(select_objects(_padded(mans), opts.n_objects), opts.samples_jump)
+        x = select_samples(select_objects(padded(mans), opts.n_objects), opts.samples_jump)
         if opts.zscore:
             x = zscore_neurons(x)
-        mans, top = _validated(x)
+        mans, top, whole = validated(x)
     # data far outside float64's comfortable range are rescaled by a power of two (exact;
     # every result but the centre norms is scale-free, and those are scaled back)
-    centres = [x.mean(axis=1, dtype=np.float64) for x in mans]
+    centres = object_means(mans, whole)
     unit = 1.0
     if top > 0 and not 2.0**-100 <= top <= 2.0**100:
         unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
@@ -363,11 +293,11 @@ def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres
     if opts.control == "shuffle" or opts.manipulates:
         (rng_changes,) = rng.spawn(1)
         if opts.control == "shuffle":
-            mans = _shuffle_samples(mans, rng_changes)
+            mans = shuffle_samples(mans, rng_changes)
         if opts.manipulates:
-            mans = _as_manifolds(
+            mans = as_manifolds(
                 preserve_correlations(
-                    _padded(mans),
+                    padded(mans),
                     basis,
                     centre_scale=opts.centre_scale,
                     dimension=opts.clip_dimension,
@@ -377,7 +307,7 @@ def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres
             )
         centres, origin = _origin(mans, method)
     if opts.n_neurons is None:
-        return _object_geometry(mans, centres, origin, basis, cres, opts, rng_draws, progress, unit, lowrank, frame)
+        return _object_geometry(mans, centres, origin, basis, cres, opts, rng_draws, progress, unit, lowrank, frame, jobs)
     N = mans[0].shape[0]
     if opts.n_neurons > N:
         raise OptionError(f"geometry option 'n_neurons': {opts.n_neurons} asked for, the session has {N} non-silent neurons")
@@ -390,7 +320,7 @@ def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres
         sub = [x[idx] for x in projected]
         c_sub, o_sub = _origin(sub, method)
         report = None if progress is None else (lambda d, t, _r=r: progress(_r * t + d, opts.neuron_repeats * t))
-        parts.append(_object_geometry(sub, c_sub, o_sub, empty, cres, opts, rng_draws.spawn(1)[0], report, unit, lowrank, frame))
+        parts.append(_object_geometry(sub, c_sub, o_sub, empty, cres, opts, rng_draws.spawn(1)[0], report, unit, lowrank, frame, jobs))
     return _combine_subsets(parts, cres, N)
 
 
@@ -429,7 +359,7 @@ def _combine_subsets(parts: list[ManifoldGeometryResult], cres: CentreRankResult
 
 
 def _object_geometry(
-    mans, centres, origin, basis, cres, opts: GeometryOptions, rng_draws, progress, unit: float = 1.0, lowrank=None, frame="eigen"
+    mans, centres, origin, basis, cres, opts: GeometryOptions, rng_draws, progress, unit: float = 1.0, lowrank=None, frame="eigen", jobs=1
 ) -> ManifoldGeometryResult:
     method, n_t, kappa = opts.method, opts.draws, opts.kappa
     P = len(mans)
@@ -460,16 +390,22 @@ def _object_geometry(
     solver_counts = {name: 0 for name in SOLVER_STATUS}
     if defined:
         widest = max(mans[mu].shape[1] for mu in defined)
-        chunk = max(1, min(len(defined), 2**22 // max(1, n_t * widest)))
-        for start in range(0, len(defined), chunk):
-            part = defined[start : start + chunk]
-            frames = []
-            for mu in part:
+        chunk = max(1, min(len(defined), CHUNK_ELEMENTS // max(1, n_t * widest)))
+        parts = [defined[start : start + chunk] for start in range(0, len(defined), chunk)]
+
+        def prepare(c: int):
+            frames, spectra_c = [], []
+            for mu in parts[c]:
                 x = mans[mu]
                 if x.dtype != np.float64 and x.strides[0] < x.strides[1]:
                     # samples contiguous (Fortran order): there numpy's buffered float32 →
                     # float64 reduction below sums in another order than on a float64 copy
                     x = np.asarray(x, dtype=np.float64)
+                elif not x.flags.c_contiguous and x.strides[0] >= x.strides[1]:
+                    # an object of an (N, M, P) array is strided, one value per cache line:
+                    # gathered once (in its own precision), the two passes below run at
+                    # memory speed instead of reading the whole array each (same values)
+                    x = np.ascontiguousarray(x)
                 # largest sample norm (a floor for rounding): one pass, no temporaries, in
                 # float64 whatever the input's precision; the data are within 2^±100 here
                 # (rescaled above), so the squares cannot overflow
@@ -484,18 +420,35 @@ def _object_geometry(
                     Y, lam = _frame(A, B, basis, cnorm[mu], size, cholesky=big)
                 del x, A, B
                 frames.append(Y)
-                spectra[mu] = lam
-                frame_dim[mu] = Y.shape[0]
-            draws = [rng_draws.standard_normal((n_t, Y.shape[0] + 1)) for Y in frames]
+                spectra_c.append(lam)
+            return frames, spectra_c
+
+        def draw(c: int, state, generator):
+            return [generator.standard_normal((n_t, Y.shape[0] + 1)) for Y in state[0]]
+
+        def finish(c: int, state, draws):
+            frames, spectra_c = state
             solved = solve_anchor_points(frames, draws, kappa)
-            del frames, draws
-            for mu, a in zip(part, solved):
-                stats[mu] = anchor_statistics(a, kappa, inverse_gardner)
-                for i, name in enumerate(SOLVER_STATUS):
-                    solver_counts[name] += int(np.sum(a.status == i))
-            del solved
+            dims = [Y.shape[0] for Y in frames]
+            frames.clear()  # freed before the statistics, as they are no longer needed
+            draws.clear()
+            out = []
+            for dim, lam, a in zip(dims, spectra_c, solved):
+                counts = [int(np.sum(a.status == i)) for i in range(len(SOLVER_STATUS))]
+                out.append((dim, lam, anchor_statistics(a, kappa, inverse_gardner), counts))
+            return out
+
+        done = 0
+        for c, out in run_chunks(len(parts), prepare, draw, finish, rng_draws, jobs):
+            for mu, (dim, lam, st, cnt) in zip(parts[c], out):
+                spectra[mu] = lam
+                frame_dim[mu] = dim
+                stats[mu] = st
+                for name, k in zip(SOLVER_STATUS, cnt):
+                    solver_counts[name] += k
+            done += len(parts[c])
             if progress is not None:
-                progress(min(len(defined), start + chunk), len(defined))
+                progress(done, len(defined))
     elif progress is not None:
         progress(P, P)
 
