@@ -151,3 +151,35 @@ def test_cli_jobs_gives_the_same_file(monkeypatch, tmp_path):
     with xr.open_dataset(outs[0]) as a, xr.open_dataset(outs[1]) as b:
         for name in ("object_capacity", "object_dimension", "anchor_radius", "capacity", "solver_count"):
             np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+class _Sizes:
+    """A stand-in for a dataset of the paper's 2-d size (only its sizes are read)."""
+
+    data_vars = {"tuning": None}
+
+    def __init__(self, dtype=np.float32, **sizes):
+        self.sizes = {"session": 1, "neuron": 4096, "sample": 3201, "object": 64, **sizes}
+        self.dtype = np.dtype(dtype)
+
+    def __getitem__(self, name):
+        return self
+
+
+def test_memory_check_admits_the_paper_size_and_counts_workers(monkeypatch):
+    """The 2-d layer at M = 3201 peaks at 3.9 GB (4.4 GB with two workers): it must not be
+    refused on a machine of 16 GB; the estimate grows with the workers and the copies."""
+    from dnn_manifolds import validation
+    from dnn_manifolds.analysis.geometry import GeometryOptions
+    from dnn_manifolds.analysis.geometry.api import check_resources
+
+    monkeypatch.setattr(validation, "available_memory", lambda: 4.3e9)
+    check_resources(_Sizes(), GeometryOptions())
+    with pytest.raises(UserError, match="over 2 workers.*lower n_t or jobs"):
+        check_resources(_Sizes(), GeometryOptions(), jobs=2)
+    with pytest.raises(UserError, match="GiB of memory"):
+        check_resources(_Sizes(np.float64), GeometryOptions())
+    with pytest.raises(UserError, match="GiB of memory"):
+        check_resources(_Sizes(), GeometryOptions(control="shuffle"))
+    monkeypatch.setattr(validation, "available_memory", lambda: 5.0e9)
+    check_resources(_Sizes(), GeometryOptions(), jobs=2)

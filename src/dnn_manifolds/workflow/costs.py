@@ -89,12 +89,13 @@ MEASURED: dict[str, Any] = {
     "geometry": {
         # bench/bench_geometry_paper.py (smooth, n_t = 1000, seed 0, the pivoted-Cholesky frame
         # at M = 3201) and bench/bench_geometry.py (point clouds, n_t = 200, seeds 0-2),
-        # 2026-12-03 on a quiet machine, BLAS one thread; M = 3201 re-measured later that day
-        # with freed memory kept during the run (bench/README.md, first section)
+        # BLAS one thread, jobs = 1 (as the workflow's jobs); smooth: 2026-12-04 with the objects
+        # read in the array's order (bench/README.md, first section), point clouds: 2026-12-03
+        # on a quiet machine
         "smooth": {
             "n_t": 1000,
-            "cpu_s": {128: [(15, 8.6), (51, 13.7), (201, 31.0)], 64: [(201, 14.1), (801, 45.7), (3201, 215.4)]},
-            "peak_mb": {128: [(15, 222.0), (51, 349.0), (201, 647.0)], 64: [(201, 493.0), (801, 1204.0), (3201, 3972.0)]},
+            "cpu_s": {128: [(15, 10.8), (51, 15.8), (201, 25.9)], 64: [(201, 11.0), (801, 34.6), (3201, 178.0)]},
+            "peak_mb": {128: [(15, 229.0), (51, 356.0), (201, 650.0)], 64: [(201, 488.0), (801, 1166.0), (3201, 3860.0)]},
         },
         "point_cloud": {
             "n_t": 200,

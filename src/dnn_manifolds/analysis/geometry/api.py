@@ -12,7 +12,7 @@ from ...data.dataset import TUNING
 from ...validation import check_memory
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from ..threads import check_jobs
-from .mft import manifold_geometry
+from .mft import CHUNK_ELEMENTS, manifold_geometry
 from .options import HEADLINE, GeometryOptions
 from .results import to_dataset
 
@@ -21,20 +21,39 @@ __all__ = ["geometry"]
 DESCRIPTION = "Mean-field-theory geometry of object manifolds (docs/geometry.md)"
 
 
-def check_resources(dataset: xr.Dataset, opts: GeometryOptions) -> None:
-    """Refuse, before any work, options whose arrays would not fit in memory: per session the
-    Gaussian draws and anchor points of every object (``P × n_t × (D + 1)`` several times, with
-    ``D ≤ min(N, M)``) and the session's responses."""
+def check_resources(dataset: xr.Dataset, opts: GeometryOptions, jobs: int = 1) -> None:
+    """Refuse, before any work, options whose arrays would not fit in memory.
+
+    Per session: its responses as stored (float32 stay float32), and for each chunk of objects
+    in flight (one per worker, :data:`.mft.CHUNK_ELEMENTS`) its objects' temporaries: the
+    centred points and their gathered copy (``1.5 N m`` float64 values), the Gram matrix,
+    frame and anchor Gram matrix (``4 m²``), the draws, duals and anchors
+    (``6 n_t (D + 2)``, ``D ≤ min(N, m)``). Selections, controls, manipulations and neuron
+    subsets add the copies of the session they work on. At the paper's 2-d size
+    (N = 4096, M = 3201, P = 64, float32) this is 4.0 GB with ``jobs=1`` (measured peak 3.9 GB)
+    and 4.6 GB with two workers (measured 4.4 GB): ``bench/README.md``.
+    """
     if TUNING not in dataset.data_vars:
         return
-    sizes = dataset[TUNING].sizes
+    tuning = dataset[TUNING]
+    sizes = tuning.sizes
     n, m, p = sizes["neuron"], sizes["sample"], sizes["object"]
-    needed = 8.0 * (5 * p * opts.draws * (min(n, m) + 2) + 3 * n * m * p)
+    itemsize = 4 if getattr(tuning, "dtype", None) == np.float32 else 8
+    d = min(n, m)
+    per_object = 8.0 * (1.5 * n * m + 4 * m * m + 6 * opts.draws * (d + 2))
+    per_chunk = max(1, min(p, CHUNK_ELEMENTS // max(1, opts.draws * m))) * per_object
+    # bytes per response value of the copies: selections and z-scoring a float64 padded copy
+    # and its result; the shuffle control two copies (joined, dealt); manipulations a float64
+    # padded copy and their result; neuron subsets the float64 projected session
+    selects = opts.zscore or opts.n_objects is not None or opts.samples_jump != 1
+    copies = 16 * selects + 2 * (8 if selects else itemsize) * (opts.control == "shuffle")
+    copies += 16 * opts.manipulates + 8 * (opts.n_neurons is not None)
+    needed = (itemsize + copies) * float(n * m * p) + jobs * per_chunk
     check_memory(
         needed,
         f"geometry with n_t = {opts.draws} Gaussian draws for P = {p} objects of up to "
-        f"{min(n, m)} dimensions",
-        hint="lower n_t",
+        f"{m} samples in N = {n} neurons" + (f" over {jobs} workers" if jobs > 1 else ""),
+        hint="lower n_t" + (" or jobs" if jobs > 1 else ""),
     )
 
 
@@ -89,7 +108,7 @@ def geometry(
     seed = check_seed(seed)
     jobs = check_jobs(jobs)
     dataset = as_dataset(dataset)
-    check_resources(dataset, opts)
+    check_resources(dataset, opts, jobs)
     object_ids = dataset["object"].values
     labels = (
         dataset["object_label"].values
