@@ -51,3 +51,20 @@ def test_bigger_manifolds_cost_more_and_the_paper_preset_is_priced(capsys):
     out = capsys.readouterr().out
     assert "| **total** |" in out and "GPU-hours" in out
     assert main(["estimate", str(REPO / "config/nowhere.yaml")]) == 2
+
+
+def test_geometry_variants_that_copy_the_session_ask_for_its_copies():
+    """A z-scored or shuffled geometry of the paper's 2-d sets holds float64 / extra copies of
+    the session: its job asks for that memory on top of the baseline geometry's."""
+    from dnn_manifolds.workflow.costs import job_cost
+
+    cfg = _cfg(REPO / "config/paper.yaml")
+    jobs = list(cfg.analysis_jobs(lambda *a: "/".join(a)))
+
+    def peak(experiment):
+        return max(job_cost(cfg, "experiment" if experiment != "geometry" else "geometry", j)[2]
+                   for j in jobs if j["experiment"] == experiment and j["network"] == "alexnet")
+
+    base, controls = peak("geometry"), peak("geometry_controls")
+    # P = 64, M = 3201, N = 4096: 8 bytes a value more for the z-scored float64 copy, 6.3 GB
+    assert controls - base > 0.9 * 8 * 4096 * 3201 * 64 / 2**20, (base, controls)

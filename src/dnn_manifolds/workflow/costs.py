@@ -15,8 +15,10 @@ The model, per job:
   bound);
 * **capacity / geometry / experiments** (one job = one session of each of its manifold sets):
   per set, a time interpolated log-log in the number of samples ``K = P·M`` between measured
-  sizes (scaled linearly by N/4096), times the variants of an experiment; memory = the session
-  in float64 and the method's working arrays, from the measured peaks.
+  sizes (scaled linearly by N/4096), times the variants of an experiment; memory = the
+  measured peaks (the session and the method's working arrays), plus, for the geometry, the
+  copies of the session that its variants make (z-scoring, controls, manipulations, neuron
+  subsets: ``GeometryOptions.session_copies``).
 
 Every figure is an estimate for planning (±50 %); the per-job fixed cost (interpreter,
 imports) is included. The small figure jobs (contact sheets, per-set separability curves, the
@@ -174,18 +176,39 @@ _SET_COSTS: dict[tuple, tuple[float, float]] = {}
 """Memo of :func:`_analysis_set_cost` (the DAG asks for the resources of every job)."""
 
 
-def _analysis_set_cost(analysis: str, man, options: Mapping[str, Any], variants: int) -> tuple[float, float]:
-    """(CPU s, peak MB) of one session of one manifold set."""
+_COPIES: dict[str, int] = {}
+"""Memo of :func:`_session_copies`."""
+
+
+def _session_copies(options: Mapping[str, Any], grid) -> int:
+    """Bytes per float32 response value of the largest copies of a session that the geometry
+    makes for these options and any variant of ``grid`` (z-scoring, controls, manipulations,
+    neuron subsets: :meth:`GeometryOptions.session_copies`)."""
+    from ..analysis.geometry.options import GeometryOptions
+
+    key = repr((sorted(options.items()), [sorted(g.items()) for g in grid or ()]))
+    if key not in _COPIES:
+        _COPIES[key] = max(
+            GeometryOptions.from_mapping({**options, **g}).session_copies(4) for g in (grid or [{}])
+        )
+    return _COPIES[key]
+
+
+def _analysis_set_cost(analysis: str, man, options: Mapping[str, Any], variants: int, copies: int = 0) -> tuple[float, float]:
+    """(CPU s, peak MB) of one session of one manifold set; ``copies``: bytes per response value
+    of the copies of the session that the options make (geometry)."""
     key = (
         analysis,
         man.kind,
         man.n_objects,
         _samples(man),
         variants,
+        copies,
         *(str(options.get(k)) for k in ("method", "n_t", "n_neurons", "neuron_repeats")),
     )
     if key not in _SET_COSTS:
-        _SET_COSTS[key] = _set_cost(analysis, man, options, variants)
+        cpu, peak = _set_cost(analysis, man, options, variants)
+        _SET_COSTS[key] = cpu, peak + copies * UNITS_PER_LAYER * _samples(man) * man.n_objects / 2**20
     return _SET_COSTS[key]
 
 
@@ -234,7 +257,8 @@ def job_cost(cfg, rule: str, job: Mapping[str, Any]) -> tuple[float, float, floa
         cpu, peak = overhead, 0.0
         for spec, name in zip(cfg.job_sets(job), job["manifolds"]):
             variants = len(spec["grid"]) if spec["grid"] else 1
-            s, m = _analysis_set_cost(analysis, cfg.manifolds[name], spec["options"], variants)
+            copies = _session_copies(spec["options"], spec["grid"]) if analysis == "geometry" else 0
+            s, m = _analysis_set_cost(analysis, cfg.manifolds[name], spec["options"], variants, copies)
             cpu += s
             peak = max(peak, m)
         return cpu, 0.0, peak + 300.0, 1.0 * len(job["manifolds"])

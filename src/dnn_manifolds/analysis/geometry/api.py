@@ -42,13 +42,7 @@ def check_resources(dataset: xr.Dataset, opts: GeometryOptions, jobs: int = 1) -
     d = min(n, m)
     per_object = 8.0 * (1.5 * n * m + 4 * m * m + 6 * opts.draws * (d + 2))
     per_chunk = max(1, min(p, CHUNK_ELEMENTS // max(1, opts.draws * m))) * per_object
-    # bytes per response value of the copies: selections and z-scoring a float64 padded copy
-    # and its result; the shuffle control two copies (joined, dealt); manipulations a float64
-    # padded copy and their result; neuron subsets the float64 projected session
-    selects = opts.zscore or opts.n_objects is not None or opts.samples_jump != 1
-    copies = 16 * selects + 2 * (8 if selects else itemsize) * (opts.control == "shuffle")
-    copies += 16 * opts.manipulates + 8 * (opts.n_neurons is not None)
-    needed = (itemsize + copies) * float(n * m * p) + jobs * per_chunk
+    needed = (itemsize + opts.session_copies(itemsize)) * float(n * m * p) + jobs * per_chunk
     check_memory(
         needed,
         f"geometry with n_t = {opts.draws} Gaussian draws for P = {p} objects of up to "

@@ -270,7 +270,7 @@ def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres
     if opts.n_objects is not None or opts.samples_jump != 1 or opts.zscore:
         x = select_samples(select_objects(padded(mans), opts.n_objects), opts.samples_jump)
         if opts.zscore:
-            x = zscore_neurons(x)
+            x = zscore_neurons(x, overwrite=x.flags.c_contiguous)  # x: this function's own copy
         mans, top, whole = validated(x)
     # data far outside float64's comfortable range are rescaled by a power of two (exact;
     # every result but the centre norms is scale-free, and those are scaled back)

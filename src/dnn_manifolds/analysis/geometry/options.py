@@ -119,6 +119,19 @@ class GeometryOptions(DataOptions):
         """``n_t`` with the method's default resolved."""
         return self.n_t if self.n_t is not None else DEFAULT_N_T[self.method]
 
+    def session_copies(self, itemsize: int = 8) -> int:
+        """Bytes per response value of the copies of a session that these options make before
+        the per-object geometry, for data stored with ``itemsize`` bytes a value: selections
+        and z-scoring a float64 padded copy (8; z-scored in place, or in a copy of a selection:
+        8 more), the shuffle control two copies (joined, dealt; float64 after a selection),
+        manipulations a float64 padded copy and their result (16), neuron subsets the float64
+        projected session (8)."""
+        subset = self.n_objects is not None or self.samples_jump != 1
+        selects = self.zscore or subset
+        out = 8 * selects + 8 * (self.zscore and subset)
+        out += 2 * (8 if selects else itemsize) * (self.control == "shuffle")
+        return int(out + 16 * self.manipulates + 8 * (self.n_neurons is not None))
+
     @property
     def stiefel_settings(self) -> dict[str, Any]:
         """The optimiser settings in use: the method's defaults updated by ``stiefel_options``."""
