@@ -209,3 +209,24 @@ def test_zscore_in_blocks_is_exact_and_makes_no_full_size_temporary(monkeypatch,
     np.testing.assert_array_equal(out, whole)
     if order == "C":
         assert peak < 0.1 * x.nbytes, peak
+
+
+def _in_daemon(queue):
+    out = _draw_chunks(2, np.random.default_rng(5))
+    queue.put([(c, out[c][0].tolist(), out[c][1]) for c in sorted(out)])
+
+
+@fork
+def test_a_daemonic_process_runs_the_chunks_itself():
+    """A multiprocessing pool's worker (daemonic) may not have children: jobs > 1 runs there
+    serially instead of failing, with the same draws."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_in_daemon, args=(queue,), daemon=True)
+    proc.start()
+    got = queue.get(timeout=60)
+    proc.join(timeout=60)
+    serial = _draw_chunks(1, np.random.default_rng(5))
+    assert [c for c, _, _ in got] == list(range(6))
+    for c, draws, pid in got:
+        assert draws == serial[c][0].tolist() and pid == proc.pid

@@ -80,12 +80,14 @@ def run_chunks(
     ``state = prepare(chunk)`` (the frames; it stays in the process that made it),
     ``draws = draw(chunk, state, rng)`` (the only use of ``rng``, made in chunk order whatever
     ``jobs``), then ``finish``, whose result must pickle when ``jobs > 1``. With ``jobs = 1``,
-    one chunk, or no ``fork`` start method, everything runs here, in chunk order. ``rng`` is
+    one chunk, no ``fork`` start method, or in a daemonic process, everything runs here, in
+    chunk order. ``rng`` is
     left in the state of a serial run. A worker's exception is raised here (its traceback
     attached); a worker that dies (killed for memory) raises :class:`RuntimeError`.
     """
     jobs = min(int(jobs), n_chunks)
-    if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        # (a daemonic process, such as a multiprocessing pool's worker, may not have children)
         yield from _serial(n_chunks, prepare, draw, finish, rng)
         return
     ctx = multiprocessing.get_context("fork")
