@@ -13,7 +13,7 @@ Each size runs in its own process (its peak RSS is its own); BLAS pinned to one 
 analysis pins it itself). ``--jobs 2`` spreads the objects over two worker processes (the
 analysis's ``jobs``); CPU time then includes the workers', and the peak memory of the whole
 (``peak_pss_mb``: the process and its workers, shared pages counted once, sampled every
-0.2 s; Linux only) is reported beside the process's own peak RSS. Usage::
+0.2 s by ``bench_capacity.MemorySampler``) is reported beside the process's own peak RSS. Usage::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/bench_geometry_paper.py \
         [--size 1d:15 --size 2d:3201 ...] [--seed 0] [--n-t 1000] [--jobs 2]
@@ -29,10 +29,10 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
+from bench_capacity import MemorySampler  # the same PSS sampler as the capacity benchmark
 
 SIZES = ["1d:15", "1d:51", "1d:201", "2d:201", "2d:801", "2d:3201"]
 
@@ -115,52 +115,6 @@ def _build(profiles, amps, n_objects, n_neurons, seed, n_common) -> np.ndarray:
     return out
 
 
-class _PeakMemory:
-    """Peak over time of the summed proportional set size (PSS) of this process and its
-    children, sampled every ``interval`` seconds in a thread (None off Linux)."""
-
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.peak, self._stop = interval, None, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _pss_kb(pid: int) -> int:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-        return 0
-
-    def _sample(self) -> int | None:
-        me = os.getpid()
-        try:
-            total = self._pss_kb(me)
-            for task in os.listdir(f"/proc/{me}/task"):
-                with open(f"/proc/{me}/task/{task}/children") as f:
-                    for child in f.read().split():
-                        try:
-                            total += self._pss_kb(int(child))
-                        except OSError:  # ended meanwhile
-                            pass
-        except OSError:
-            return None
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            kb = self._sample()
-            if kb is not None:
-                self.peak = max(self.peak or 0, kb)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
 def run_size(size: str, seed: int, n_t: int | None, options: dict) -> dict:
     """Generate one size's data and time the geometry on it (this process)."""
     from dnn_manifolds.analysis.geometry import manifold_geometry
@@ -170,7 +124,7 @@ def run_size(size: str, seed: int, n_t: int | None, options: dict) -> dict:
     x = make_arcs(128, m) if kind == "1d" else make_sheets(64, m)
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     t0, c0, k0 = time.perf_counter(), time.process_time(), os.times()
-    with _PeakMemory() as peak:
+    with MemorySampler(period=0.2) as peak:
         res = manifold_geometry(x, method="smooth", n_t=n_t, kappa=0.0, rng=seed, **options)
     wall, cpu, k1 = time.perf_counter() - t0, time.process_time() - c0, os.times()
     cpu_workers = (k1.children_user - k0.children_user) + (k1.children_system - k0.children_system)
@@ -187,7 +141,7 @@ def run_size(size: str, seed: int, n_t: int | None, options: dict) -> dict:
         "cpu_workers_s": round(cpu_workers, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1),
-        "peak_pss_mb": None if peak.peak is None else round(peak.peak / 1024.0, 1),
+        "peak_pss_mb": round(peak.peak / 2**20, 1),
         "rss_after_data_mb": round(rss_data, 1),
         "input_mb": round(x.nbytes / 2**20, 1),
         "capacity": res.layer["capacity"],

@@ -12,7 +12,7 @@ from ...data.dataset import TUNING
 from ...validation import check_memory
 from ..sessions import analysis_attrs, as_dataset, check_seed, run_sessions
 from ..threads import check_jobs
-from .mft import CHUNK_ELEMENTS, manifold_geometry
+from .mft import manifold_geometry, objects_per_chunk
 from .options import HEADLINE, GeometryOptions
 from .results import to_dataset
 
@@ -25,7 +25,7 @@ def check_resources(dataset: xr.Dataset, opts: GeometryOptions, jobs: int = 1) -
     """Refuse, before any work, options whose arrays would not fit in memory.
 
     Per session: its responses as stored (float32 stay float32), and for each chunk of objects
-    in flight (one per worker, :data:`.mft.CHUNK_ELEMENTS`) its objects' temporaries: the
+    in flight (one per worker, :func:`.mft.objects_per_chunk`) its objects' temporaries: the
     centred points and their gathered copy (``1.5 N m`` float64 values), the Gram matrix,
     frame and anchor Gram matrix (``4 m²``), the draws, duals and anchors
     (``6 n_t (D + 2)``, ``D ≤ min(N, m)``). Selections, controls, manipulations and neuron
@@ -41,7 +41,7 @@ def check_resources(dataset: xr.Dataset, opts: GeometryOptions, jobs: int = 1) -
     itemsize = 4 if getattr(tuning, "dtype", None) == np.float32 else 8
     d = min(n, m)
     per_object = 8.0 * (1.5 * n * m + 4 * m * m + 6 * opts.draws * (d + 2))
-    per_chunk = max(1, min(p, CHUNK_ELEMENTS // max(1, opts.draws * m))) * per_object
+    per_chunk = objects_per_chunk(p, opts.draws, m) * per_object
     needed = (itemsize + opts.session_copies(itemsize)) * float(n * m * p) + jobs * per_chunk
     check_memory(
         needed,

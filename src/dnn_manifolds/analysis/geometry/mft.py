@@ -39,6 +39,12 @@ CHUNK_ELEMENTS = 2**22
 and anchor points are held at once, and chunks are the unit of work of ``jobs``."""
 
 
+def objects_per_chunk(n_objects: int, n_t: int, n_samples: int) -> int:
+    """Objects in a chunk of manifolds of up to ``n_samples`` samples with ``n_t`` draws each
+    (:data:`CHUNK_ELEMENTS`; at least one, at most ``n_objects``)."""
+    return max(1, min(n_objects, CHUNK_ELEMENTS // max(1, n_t * n_samples)))
+
+
 @dataclass
 class ManifoldGeometryResult:
     """Result of :func:`manifold_geometry`.
@@ -390,7 +396,7 @@ def _object_geometry(
     solver_counts = {name: 0 for name in SOLVER_STATUS}
     if defined:
         widest = max(mans[mu].shape[1] for mu in defined)
-        chunk = max(1, min(len(defined), CHUNK_ELEMENTS // max(1, n_t * widest)))
+        chunk = objects_per_chunk(len(defined), n_t, widest)
         parts = [defined[start : start + chunk] for start in range(0, len(defined), chunk)]
 
         def prepare(c: int):

@@ -81,8 +81,7 @@ def run_chunks(
     ``draws = draw(chunk, state, rng)`` (the only use of ``rng``, made in chunk order whatever
     ``jobs``), then ``finish``, whose result must pickle when ``jobs > 1``. With ``jobs = 1``,
     one chunk, no ``fork`` start method, or in a daemonic process, everything runs here, in
-    chunk order. ``rng`` is
-    left in the state of a serial run. A worker's exception is raised here (its traceback
+    chunk order. ``rng`` is left in the state of a serial run. A worker's exception is raised here (its traceback
     attached); a worker that dies (killed for memory) raises :class:`RuntimeError`.
     """
     jobs = min(int(jobs), n_chunks)
@@ -145,11 +144,8 @@ def run_chunks(
                     ready.pop(next_draw).send(state)
         rng.bit_generator.state = state
     finally:
-        for proc, conn in workers:
-            try:
-                conn.close()
-            except OSError:  # pragma: no cover - already closed
-                pass
+        for _, conn in workers:
+            conn.close()  # (idempotent)
         for proc, _ in workers:
             proc.join(timeout=5)
             if proc.is_alive():
