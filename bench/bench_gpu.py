@@ -1,7 +1,8 @@
 """GPU benchmark of manifold generation at the paper's sizes (not a test; needs a CUDA device).
 
-One prepared script for a GPU machine: for AlexNet, VGG16 and ResNet-50 (untrained weights,
-so nothing is downloaded; speed does not depend on the weights) it generates one shard of
+One prepared script for a GPU machine: for the demo CNN, AlexNet, VGG16 and ResNet-50
+(untrained weights, so nothing is downloaded; speed does not depend on the weights) it
+generates one shard of
 
 * a **1-d** manifold set at the paper's largest M (x-translation, M = 201 samples per object,
   ``--objects-1d`` objects), and
@@ -9,19 +10,23 @@ so nothing is downloaded; speed does not depend on the weights) it generates one
   ``--objects-2d`` objects),
 
 with every layer of the network recorded (4096 units per layer at most), exactly as the
-workflow's ``generate_shard`` job does, and reports per shard: images per second of the whole
-call and of the forward pass with recording alone, the time spent writing the netCDF file, the
-GPU's peak memory, the process's peak RSS and the file size.
+workflow's ``generate_shard`` job does (IEEE float32, ``docs/generation.md#generation-gpu``),
+and reports per shard: images per second of the whole call and of the forward pass with
+recording alone, the time spent writing the netCDF file, the GPU's peak memory, the
+process's peak RSS and the file size. A first, 3-image shard per network is timed on its own
+(model construction, CUDA context, cuDNN autotuning: a job's one-off cost), and the 1-d shard
+is timed again with TF32 allowed (PyTorch's default for float32 convolutions), to show what
+full float32 costs.
 
 It then checks that the GPU records what the CPU records: a small shard (``--agree-samples``
-samples of one object, 1-d) is generated on both devices and every layer's activations are
-compared (the largest absolute difference relative to the layer's largest absolute value;
-TF32 matmuls are disabled so the comparison is of float32 arithmetic).
+samples of one object, 1-d) is generated on the CPU and on the GPU (as generation runs, and
+with TF32 allowed) and every layer's activations are compared (the largest absolute
+difference relative to the layer's largest absolute value on the CPU).
 
 Prints a Markdown table (paste it into bench/README.md) and writes JSON with ``--json``; the
 cost model (``dnn_manifolds.workflow.costs.MEASURED["generation"]``) takes its images per second.
 
-Example (about 5 minutes on one H200)::
+Example (a few minutes on one H200)::
 
     python bench/bench_gpu.py --json gpu.json
     python bench/bench_gpu.py --networks alexnet --objects-2d 1 --device cpu   # a CPU dry run
@@ -30,6 +35,7 @@ Example (about 5 minutes on one H200)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -46,6 +52,32 @@ def _sync(device: str) -> None:
         import torch
 
         torch.cuda.synchronize()
+
+
+@contextlib.contextmanager
+def _tf32_allowed():
+    """Let cuDNN and cuBLAS use TF32 for float32 work inside the block (PyTorch's default for
+    convolutions), overriding generation's IEEE float32; restored afterwards."""
+    import torch
+
+    from dnn_manifolds.generation import manifolds
+
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        settings = [(conv, "fp32_precision", "tf32"), (torch.backends.cuda.matmul, "fp32_precision", "tf32")]
+    else:
+        settings = [(torch.backends.cudnn, "allow_tf32", True), (torch.backends.cuda.matmul, "allow_tf32", True)]
+    old = [getattr(o, n) for o, n, _ in settings]
+    saved = manifolds.full_float32
+    manifolds.full_float32 = lambda device: contextlib.nullcontext()
+    for o, n, v in settings:
+        setattr(o, n, v)
+    try:
+        yield
+    finally:
+        manifolds.full_float32 = saved
+        for (o, n, _), v in zip(settings, old):
+            setattr(o, n, v)
 
 
 def _shard(network, kind, n_objects, device, batch_size, stimuli, out, n_samples=None, transform=None):
@@ -114,37 +146,55 @@ def _shard(network, kind, n_objects, device, batch_size, stimuli, out, n_samples
     }
 
 
-def _agreement(network, device, n_samples, stimuli, tmp) -> dict:
-    """Largest relative difference between the activations recorded on ``device`` and on the CPU."""
+def _activations(network, device, n_samples, stimuli, path):
+    """Every layer's recorded activations of a small 1-d shard: (float64 array, unit_layer, layers)."""
     import numpy as np
-    import torch
-
     import xarray as xr
 
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    arrays = {}
-    for dev in (device, "cpu"):
-        path = Path(tmp) / f"agree-{network}-{dev.replace(':', '')}.nc"
-        _shard(network, "1d", 1, dev, n_samples, stimuli, path, n_samples=n_samples)
-        with xr.open_dataset(path) as ds:  # a shard: activation (network, object, sample, unit)
-            layers = [str(x) for x in ds["layer"].values]
-            arrays[dev] = (ds["activation"].values.astype(np.float64), ds["unit_layer"].values)
-    a, unit_layer = arrays[device]
-    b, _ = arrays["cpu"]
-    worst, where = 0.0, ""
-    for index, title in enumerate(layers):
-        units = unit_layer == index
-        scale = max(float(np.abs(b[..., units]).max()), 1e-30)
-        rel = float(np.abs(a[..., units] - b[..., units]).max()) / scale
-        if rel > worst:
-            worst, where = rel, title
-    return {"network": network, "samples": n_samples, "layers": len(layers), "max_rel_diff": worst, "worst_layer": where}
+    _shard(network, "1d", 1, device, n_samples, stimuli, path, n_samples=n_samples)
+    with xr.open_dataset(path) as ds:  # a shard: activation (network, object, sample, unit)
+        out = ds["activation"].values.astype(np.float64), ds["unit_layer"].values, [str(x) for x in ds["layer"].values]
+    Path(path).unlink()
+    return out
+
+
+def _agreement(network, device, n_samples, stimuli, tmp) -> dict:
+    """Largest difference between the activations recorded on ``device`` and on the CPU, per
+    layer relative to the layer's largest absolute value on the CPU: as generation records
+    (IEEE float32) and with TF32 allowed (PyTorch's default for convolutions)."""
+    import numpy as np
+
+    ref, unit_layer, layers = _activations(network, "cpu", n_samples, stimuli, Path(tmp) / "agree-cpu.nc")
+    result = {"network": network, "samples": n_samples, "layers": len(layers)}
+    for mode in ("ieee", "tf32"):
+        with _tf32_allowed() if mode == "tf32" else contextlib.nullcontext():
+            got, _, _ = _activations(network, device, n_samples, stimuli, Path(tmp) / f"agree-{mode}.nc")
+        worst, where = 0.0, ""
+        for index, title in enumerate(layers):
+            units = unit_layer == index
+            scale = max(float(np.abs(ref[..., units]).max()), 1e-30)
+            rel = float(np.abs(got[..., units] - ref[..., units]).max()) / scale
+            if rel > worst:
+                worst, where = rel, title
+        result[f"max_rel_diff_{mode}"], result[f"worst_layer_{mode}"] = worst, where
+    return result
+
+
+def _environment(device: str) -> dict:
+    import os
+    import platform
+
+    import torch
+
+    env = {"torch": torch.__version__, "python": platform.python_version(), "cpus": os.cpu_count()}
+    if device.startswith("cuda"):
+        env.update(gpu=torch.cuda.get_device_name(), cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+    return env
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--networks", nargs="+", default=["alexnet", "vgg16", "resnet50"])
+    p.add_argument("--networks", nargs="+", default=["democnn", "alexnet", "vgg16", "resnet50"])
     p.add_argument("--device", default="cuda")
     p.add_argument("--objects-1d", type=int, default=4, help="objects of the 1-d shard (M = 201 each)")
     p.add_argument("--objects-2d", type=int, default=1, help="objects of the 2-d shard (M = 3201 each)")
@@ -159,15 +209,24 @@ def main(argv=None) -> int:
             print("no CUDA device: run on a GPU machine, or pass --device cpu for a dry run", file=sys.stderr)
             return 2
         print(f"device: {torch.cuda.get_device_name()}", file=sys.stderr)
-    rows, agree = [], []
+    rows, agree, warm, tf32 = [], [], [], []
+    results = {"environment": _environment(a.device), "shards": rows, "warm_up": warm, "tf32": tf32, "agreement": agree}
+
+    def save():  # after every measurement, so a run cut short keeps what it measured
+        if a.json:
+            Path(a.json).write_text(json.dumps(results, indent=2))
+
+    print(json.dumps(results["environment"]), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         from dnn_manifolds.generation.embedded import make_embedded_stimuli
 
         n_cat = max(a.objects_1d, a.objects_2d, 2) + 1
         stim = str(make_embedded_stimuli(Path(tmp) / "s.h5", seed=0, n_categories=n_cat, n_exemplars=1))
         for net in a.networks:
-            # warm-up: model construction, cuDNN autotuning, first forward
-            _shard(net, "1d", 1, a.device, a.batch_size, stim, Path(tmp) / "warm.nc", n_samples=3)
+            # warm-up: model construction, CUDA context, cuDNN autotuning, first forward (what a
+            # generation job pays once)
+            warm.append(_shard(net, "1d", 1, a.device, a.batch_size, stim, Path(tmp) / "warm.nc", n_samples=3))
+            print(json.dumps({"warm_up": warm[-1]}), file=sys.stderr, flush=True)
             for kind, n_obj in (("1d", a.objects_1d), ("2d", a.objects_2d)):
                 if n_obj <= 0:
                     continue
@@ -175,9 +234,17 @@ def main(argv=None) -> int:
                 Path(tmp, f"{net}-{kind}.nc").unlink()
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
+                save()
+            if a.device != "cpu" and a.objects_1d > 0:
+                with _tf32_allowed():  # what the speed would be with PyTorch's default TF32 convolutions
+                    row = _shard(net, "1d", a.objects_1d, a.device, a.batch_size, stim, Path(tmp) / "tf32.nc")
+                Path(tmp, "tf32.nc").unlink()
+                tf32.append(row)
+                print(json.dumps({"tf32": row}), file=sys.stderr, flush=True)
             if a.agree_samples > 0 and a.device != "cpu":
                 agree.append(_agreement(net, a.device, a.agree_samples, stim, tmp))
                 print(json.dumps(agree[-1]), file=sys.stderr, flush=True)
+            save()
     print("| network | kind | device | images | img/s (whole shard) | img/s (forward + recording) | write s | GPU peak MiB | max RSS MiB | file MiB |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -186,14 +253,23 @@ def main(argv=None) -> int:
             f"| {r['network']} | {r['kind']} (M = {r['samples']}) | {r['device']} | {r['images']} | {r['img_per_s']:.1f} | "
             f"{r['record_img_per_s']:.1f} | {r['write_s']:.1f} | {gpu} | {r['max_rss_mib']:.0f} | {r['file_mib']:.0f} |"
         )
+    if tf32:
+        print()
+        print("| network | 1-d img/s, IEEE float32 (as generation runs) | 1-d img/s, TF32 allowed |")
+        print("|---|---:|---:|")
+        for t in tf32:
+            ieee = next(r for r in rows if r["network"] == t["network"] and r["kind"] == "1d")
+            print(f"| {t['network']} | {ieee['img_per_s']:.1f} | {t['img_per_s']:.1f} |")
     if agree:
         print()
-        print("| network | samples | layers | max relative difference GPU vs CPU | layer |")
-        print("|---|---:|---:|---:|---|")
+        print("| network | samples | layers | max relative difference GPU vs CPU (IEEE float32) | layer | with TF32 | layer |")
+        print("|---|---:|---:|---:|---|---:|---|")
         for g in agree:
-            print(f"| {g['network']} | {g['samples']} | {g['layers']} | {g['max_rel_diff']:.1e} | {g['worst_layer']} |")
-    if a.json:
-        Path(a.json).write_text(json.dumps({"shards": rows, "agreement": agree}, indent=2))
+            print(
+                f"| {g['network']} | {g['samples']} | {g['layers']} | {g['max_rel_diff_ieee']:.1e} | {g['worst_layer_ieee']} "
+                f"| {g['max_rel_diff_tf32']:.1e} | {g['worst_layer_tf32']} |"
+            )
+    save()
     return 0
 
 

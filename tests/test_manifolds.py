@@ -229,6 +229,26 @@ def test_gpu_shard_matches_cpu(tmp_path, stim):
     with xr.open_dataset(cpu, engine="h5netcdf") as a, xr.open_dataset(gpu, engine="h5netcdf") as b:
         np.testing.assert_allclose(a["activation"].values, b["activation"].values, rtol=1e-3, atol=1e-3)
         np.testing.assert_array_equal(a["affine"].values, b["affine"].values)
+        # IEEE float32 on the GPU (no TF32): every layer within float32 rounding of the CPU's
+        for index in range(a.sizes["layer"]):
+            units = a["unit_layer"].values == index
+            x, y = a["activation"].values[..., units], b["activation"].values[..., units]
+            assert np.abs(x - y).max() <= 1e-4 * max(np.abs(x).max(), 1e-30)
+
+
+def test_full_float32_turns_tf32_off_on_cuda_only_and_restores():
+    from dnn_manifolds.generation.runtime import full_float32
+
+    conv = torch.backends.cudnn.conv
+    before = (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision)
+    with full_float32("cpu"):
+        assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+    with full_float32("cuda:0"):
+        assert conv.fp32_precision == "ieee" and torch.backends.cuda.matmul.fp32_precision == "ieee"
+    assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+    with pytest.raises(KeyError), full_float32("cuda"):
+        raise KeyError("restored on errors too")
+    assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
 
 
 def test_trained_demo_cnn_separates_manifolds_better_than_pixels(tmp_path, stim, checkpoints):

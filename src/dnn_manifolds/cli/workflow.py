@@ -21,7 +21,7 @@ def _estimate(a: argparse.Namespace) -> int:
 
     from ..errors import UserError
     from ..workflow.config import check_config
-    from ..workflow.costs import MEASURED, estimate, format_table
+    from ..workflow.costs import estimate, format_table
     from ..workflow.schema import build_schema
 
     path = Path(a.config)
@@ -48,8 +48,6 @@ def _estimate(a: argparse.Namespace) -> int:
         return 0
     print(f"{path} (device {cfg.device}; estimates ±50 %, from measured per-unit costs)")
     print(format_table(costs))
-    if cfg.device == "cuda" and not MEASURED["generation"]["gpu_measured"]:
-        print("note: GPU generation speeds are assumed, not yet measured (bench/bench_gpu.py measures them)")
     return 0
 
 

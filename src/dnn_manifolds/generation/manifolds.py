@@ -61,7 +61,7 @@ from ..validation import ArgumentTypeError
 from .networks import N_UNITS, select_layers
 from .preprocessing import Preprocessing
 from .recording import Network
-from .runtime import resolve_device, torch_threads
+from .runtime import full_float32, resolve_device, torch_threads
 from .stimuli import StimulusSet, resolve_stimuli
 from .templates import choose_categories, choose_templates
 from .transforms import (
@@ -332,7 +332,7 @@ def generate_shard(
         raise UserError("the 'top' point-cloud variant ranks images per network: give one weights entry")
 
     device = resolve_device(device)
-    with torch_threads(threads):
+    with torch_threads(threads), full_float32(device):
         with StimulusSet(stimuli_path) as stim:
             labels = stim.labels
             plan = _plan_samples(stim, labels, manifold_kind=manifold_kind, transform=transform,

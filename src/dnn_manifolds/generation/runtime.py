@@ -1,4 +1,5 @@
-"""Where and how torch runs: device choice (``auto`` resolved here, inside the job) and threads."""
+"""Where and how torch runs: device choice (``auto`` resolved here, inside the job), threads and
+float32 precision on a GPU."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 
 from ..errors import UserError
 
-__all__ = ["DEVICES", "resolve_device", "torch_threads"]
+__all__ = ["DEVICES", "full_float32", "resolve_device", "torch_threads"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -41,3 +42,36 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def full_float32(device: str) -> Iterator[None]:
+    """Run the block with a CUDA device's float32 convolutions and matrix products computed in
+    IEEE float32, restoring the previous settings afterwards; nothing changes on the CPU.
+
+    PyTorch lets cuDNN run float32 convolutions on TensorFloat-32 tensor cores by default
+    (10-bit mantissa inputs, a relative error of about 1e-3 per product), so a GPU would record
+    activations that differ from the CPU's by far more than float32 rounding. Generation records
+    every layer for geometry and capacity measurements, so it does not trade that precision for
+    speed (``docs/generation.md#generation-gpu``). The flags are process-wide; PyTorch >= 2.9's
+    ``fp32_precision`` settings are used where they exist (mixing them with the legacy
+    ``allow_tf32`` flags is an error there), else the legacy flags.
+    """
+    if not str(device).startswith("cuda"):
+        yield
+        return
+    import torch
+
+    cudnn_conv = getattr(torch.backends.cudnn, "conv", None)
+    if cudnn_conv is not None and hasattr(cudnn_conv, "fp32_precision"):
+        settings = [(cudnn_conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
+    else:
+        settings = [(torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False)]
+    old = [getattr(owner, name) for owner, name, _ in settings]
+    for owner, name, value in settings:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for (owner, name, _), value in zip(settings, old):
+            setattr(owner, name, value)

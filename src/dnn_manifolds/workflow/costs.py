@@ -43,7 +43,7 @@ UNITS_PER_LAYER = 4096
 MEASURED: dict[str, Any] = {
     "generation": {
         # images per second of one shard, every layer recorded (bench/README.md, Generation:
-        # CPU, one torch thread, shared machine; the GPU figures are not measured yet)
+        # CPU, one torch thread, shared machine)
         "cpu_images_per_s": {
             "democnn": 430.0,
             "alexnet": 18.1,
@@ -51,12 +51,15 @@ MEASURED: dict[str, Any] = {
             "resnet50": 5.0,
             "other": 3.0,
         },
+        # one H200 (bench/bench_gpu.py, 2026-12-04): images per second of a whole 2-d shard of
+        # M = 3201 (warps, forward passes in IEEE float32, recording, writing the file);
+        # "other" torchvision models are assumed as slow as VGG16, the slowest measured
         "gpu_images_per_s": {
-            "democnn": 5000.0,
-            "alexnet": 1500.0,
-            "vgg16": 300.0,
-            "resnet50": 600.0,
-            "other": 300.0,
+            "democnn": 2600.0,
+            "alexnet": 1180.0,
+            "vgg16": 431.0,
+            "resnet50": 730.0,
+            "other": 431.0,
         },
         "setup_s": {
             "democnn": 0.3,
@@ -72,7 +75,6 @@ MEASURED: dict[str, Any] = {
             "resnet50": 1220.0,
             "other": 2000.0,
         },
-        "gpu_measured": False,
     },
     "collect": {"disk_mb_per_s": 200.0},
     # CPU seconds and peak MB of one session of one manifold set, N = 4096, per number of
