@@ -40,6 +40,31 @@ def test_working_set_nnls_equals_lawson_hanson(m, width):
     assert np.isnan(beta[~ok]).all()
 
 
+def test_manifolds_with_large_supports_skip_the_working_sets_after_a_probe(monkeypatch):
+    """Points in general position (the shuffle control's manifolds): anchors touch dozens of
+    points, the working sets fail their probe, the other draws go to the per-draw solver, and
+    the anchors are the per-draw solver's."""
+    rng = np.random.default_rng(8)
+    m, dim = 150, 149
+    Y = rng.standard_normal((dim, m))
+    Y -= Y.mean(axis=1, keepdims=True)
+    T = rng.standard_normal((300, dim + 1))
+    sizes = []
+    real = anchors.working_set_nnls
+    monkeypatch.setattr(anchors, "working_set_nnls", lambda H, Q, **kw: sizes.append(len(Q)) or real(H, Q, **kw))
+    a = anchors._solve_one_lh(Y, T, 0.0)
+    assert sizes == [anchors.PROBE_DRAWS]  # only the probe
+    assert (a.status == anchors.LAWSON_HANSON).all()
+    S = np.vstack([Y, np.ones((1, m))])
+    for i in range(0, 300, 7):
+        ref = S @ nnls(S, T[i], maxiter=50 * m)[0]
+        assert a.delta[i] == pytest.approx(float(ref @ ref), rel=1e-7, abs=1e-12)
+    # the same draws without the probe: identical anchors
+    monkeypatch.setattr(anchors, "PROBE_DRAWS", 10**6)
+    b = anchors._solve_one_lh(Y, T, 0.0)
+    np.testing.assert_allclose(a.delta, b.delta, rtol=1e-9, atol=1e-12)
+
+
 def test_large_manifold_path_equals_per_draw_path(monkeypatch):
     """The working-set path (m ≥ WORKING_SET_MIN_POINTS) gives the per-draw solver's numbers."""
     rng = np.random.default_rng(3)

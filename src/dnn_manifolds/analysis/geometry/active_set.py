@@ -10,7 +10,8 @@ is the NNLS :math:`\min_{\beta\ge0}\|S\beta - T_i\|^2`. Smooth manifolds touch f
 (typically 1–7 of hundreds or thousands), so each draw is solved on a *working set*
 :math:`W_i` of ``w`` points (at first the ``w`` largest :math:`q_{ij}`) by Lawson–Hanson on
 the Gram block :math:`H_{W_iW_i}` — batched over draws, with the passive-set systems solved as
-one stack of ``w × w`` systems (inactive coordinates masked to the identity). The solution is
+one stack of ``k × k`` systems (each draw's ``k`` passive coordinates compacted to the front,
+shorter sets padded with the identity; gathered from ``H`` as needed). The solution is
 then checked against the KKT conditions on **all** m points,
 
 .. math:: g = H\beta - q \ge -\epsilon,\quad \beta \ge 0,\quad \beta\circ g = 0
@@ -29,13 +30,23 @@ from scipy.sparse import csr_matrix
 __all__ = ["working_set_nnls"]
 
 
-def _batched_lawson_hanson(Hw: np.ndarray, qw: np.ndarray, max_iter: int, tol: np.ndarray):
-    """Lawson–Hanson on the quadratic forms ``½βᵀHβ − qᵀβ`` of a batch.
+def _compact(P: np.ndarray):
+    """The passive coordinates of each row first: (slots (n, k_max), valid (n, k_max))."""
+    k = P.sum(axis=1)
+    kmax = int(k.max()) if k.size else 0
+    slots = np.argsort(~P, axis=1, kind="stable")[:, :kmax]
+    return slots, np.arange(kmax) < k[:, None]
+
+
+def _batched_lawson_hanson(H: np.ndarray, W: np.ndarray | None, qw: np.ndarray, max_iter: int, tol: np.ndarray):
+    """Lawson–Hanson on the quadratic forms ``½βᵀH_{WW}β − qᵀβ`` of a batch of draws.
 
     Parameters
     ----------
-    Hw : ndarray of shape (n, w, w)
-        Gram blocks (symmetric positive semi-definite).
+    H : ndarray of shape (m, m)
+        The manifold's Gram matrix (symmetric positive semi-definite), shared by the batch.
+    W : ndarray of int, shape (n, w), or None
+        Each draw's working set (indices into H); ``None``: every point, in order (w = m).
     qw : ndarray of shape (n, w)
     max_iter : int
         Outer iterations (each adds one coordinate to the passive set).
@@ -47,19 +58,34 @@ def _batched_lawson_hanson(Hw: np.ndarray, qw: np.ndarray, max_iter: int, tol: n
     beta : ndarray of shape (n, w)
     ok : ndarray of bool, shape (n,)
         False where a solve broke down (singular passive block) or the iteration limit hit.
+
+    Everything is computed on the passive coordinates compacted to the front (``k`` of them,
+    ``k_max`` the largest in the batch, shorter sets padded with the identity): the gradient
+    costs ``w·k`` per draw and a passive-set solve ``k³``, so a wide working set costs little
+    more than a narrow one and no ``(n, w, w)`` block is formed.
     """
     n, w = qw.shape
     beta = np.zeros((n, w))
     passive = np.zeros((n, w), dtype=bool)
     ok = np.ones(n, dtype=bool)
-    eye = np.eye(w, dtype=bool)
     running = np.arange(n)
+
+    def points(rows, slots):  # the H indices of the compacted passive coordinates
+        return slots if W is None else np.take_along_axis(W[rows], slots, axis=1)
+
     for _ in range(max_iter):
         if running.size == 0:
             break
         b, P = beta[running], passive[running]
-        neg_grad = qw[running] - np.einsum("nij,nj->ni", Hw[running], b)
-        cand = np.where(P, -np.inf, neg_grad)
+        slots, valid = _compact(P)
+        if slots.shape[1] == 0:
+            Hb = np.zeros_like(b)
+        else:
+            cols = points(running, slots)
+            bc = np.where(valid, np.take_along_axis(b, slots, axis=1), 0.0)
+            rows_h = np.arange(w)[None, :] if W is None else W[running]
+            Hb = np.einsum("nik,nk->ni", H[rows_h[:, :, None], cols[:, None, :]], bc)
+        cand = np.where(P, -np.inf, qw[running] - Hb)
         j = np.argmax(cand, axis=1)
         enter = cand[np.arange(running.size), j] > tol[running]
         running = running[enter]
@@ -72,19 +98,27 @@ def _batched_lawson_hanson(Hw: np.ndarray, qw: np.ndarray, max_iter: int, tol: n
             if inner.size == 0:
                 break
             P = passive[inner]
-            both = P[:, :, None] & P[:, None, :]
-            A = np.where(both, Hw[inner], 0.0) + np.where(~P[:, :, None] & eye, 1.0, 0.0)
-            rhs = np.where(P, qw[inner], 0.0)
+            slots, valid = _compact(P)
+            kmax = slots.shape[1]
+            cols = points(inner, slots)
+            A = np.where(valid[:, :, None] & valid[:, None, :], H[cols[:, :, None], cols[:, None, :]], 0.0)
+            pad = np.flatnonzero(~valid.ravel())
+            if pad.size:  # the identity on the padding
+                r, c = np.divmod(pad, kmax)
+                A[r, c, c] = 1.0
+            rhs = np.where(valid, np.take_along_axis(qw[inner], slots, axis=1), 0.0)
             try:
-                z = np.linalg.solve(A, rhs[..., None])[..., 0]
+                zc = np.linalg.solve(A, rhs[..., None])[..., 0]
             except np.linalg.LinAlgError:
-                z = np.full_like(rhs, np.nan)
+                zc = np.full_like(rhs, np.nan)
                 for i in range(inner.size):
                     try:
-                        z[i] = np.linalg.solve(A[i], rhs[i])
+                        zc[i] = np.linalg.solve(A[i], rhs[i])
                     except np.linalg.LinAlgError:
                         pass
-            bad = ~np.isfinite(z).all(axis=1)
+            z = np.zeros((inner.size, w))
+            np.put_along_axis(z, slots, np.where(valid, zc, 0.0), axis=1)
+            bad = ~np.isfinite(zc).all(axis=1)
             if bad.any():
                 ok[inner[bad]] = False
                 passive[inner[bad]] = False
@@ -166,9 +200,8 @@ def working_set_nnls(
         if todo.size == 0:
             break
         Wt = W[todo]
-        Hw = H[Wt[:, :, None], Wt[:, None, :]]
         qw = np.take_along_axis(Q[todo], Wt, axis=1)
-        b, solved = _batched_lawson_hanson(Hw, qw, 3 * w, 1e-13 * scale[todo])
+        b, solved = _batched_lawson_hanson(H, None if w == m else Wt, qw, 3 * w, 1e-13 * scale[todo])
         beta[todo] = b
         # KKT on all m points: g = Hβ − q, with β (supported on W, mostly zero) as a sparse
         # matrix so that the product costs (nonzeros × m), not (draws × w × m)

@@ -205,6 +205,25 @@ the second pass milliseconds. Smaller manifolds are unchanged."""
 WIDE_RETRY = (64, 24)
 """(width, rounds) of that second working-set pass."""
 
+PROBE_DRAWS = 50
+"""The working-set solver is first tried on this many of a manifold's draws; when fewer than
+:data:`PROBE_MIN_SOLVED` of them are solved, the manifold touches too many of its points for a
+working set (the shuffle control's manifolds, whose anchors have supports of 30–120 points),
+and its other draws go straight to the per-draw solver instead of failing the working set
+first (that cost as much as the per-draw solves themselves)."""
+
+PROBE_MIN_SOLVED = 0.5
+
+
+def _working_set_pass(H, proj, draws, beta, status, kwargs) -> np.ndarray:
+    """:func:`.active_set.working_set_nnls` on ``draws``: the solved ones' weights into ``beta``
+    and their status; returns the draws it left unsolved."""
+    support, weights, ok = working_set_nnls(H, proj[draws], **kwargs)
+    done = draws[ok]
+    beta[np.repeat(done, support.shape[1]), support[ok].ravel()] = weights[ok].ravel()
+    status[done] = LAWSON_HANSON
+    return draws[~ok]
+
 
 def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     """Exact NNLS per draw for one manifold whose Gram matrix is ill-conditioned.
@@ -212,7 +231,8 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     With m ≥ :data:`WORKING_SET_MIN_POINTS` points, first the batched working-set
     Lawson–Hanson on the Gram matrix ``SᵀS`` (:func:`.active_set.working_set_nnls`; smooth
     manifolds touch a handful of their points; with m ≥ :data:`WIDE_RETRY_MIN_POINTS` a second,
-    longer pass on the draws the first left unsolved); every draw still unsolved, and every draw
+    longer pass on the draws the first left unsolved; tried on :data:`PROBE_DRAWS` draws first
+    and given up when most of those fail); every draw still unsolved, and every draw
     of a smaller manifold, by Lawson–Hanson on ``S`` itself.
     """
     m = Y.shape[1]
@@ -228,15 +248,20 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     if m >= WORKING_SET_MIN_POINTS and todo.size:
         H = S.T @ S
         passes = [{}] + ([dict(zip(("width", "rounds"), WIDE_RETRY))] if m >= WIDE_RETRY_MIN_POINTS else [])
+        probe = todo.size > 2 * PROBE_DRAWS
         for kwargs in passes:
             if not todo.size:
                 break
-            support, weights, ok = working_set_nnls(H, proj[todo], **kwargs)
-            done = todo[ok]
-            rows = np.repeat(done, support.shape[1])
-            beta[rows, support[ok].ravel()] = weights[ok].ravel()
-            status[done] = LAWSON_HANSON
-            todo = todo[~ok]
+            if probe:  # the working sets on a few draws first: given up if they mostly fail
+                first, rest = todo[:PROBE_DRAWS], todo[PROBE_DRAWS:]
+                unsolved = _working_set_pass(H, proj, first, beta, status, kwargs)
+                if unsolved.size > (1 - PROBE_MIN_SOLVED) * first.size:
+                    todo = np.concatenate([unsolved, rest])
+                    break
+                todo = np.concatenate([unsolved, _working_set_pass(H, proj, rest, beta, status, kwargs)])
+                probe = False
+            else:
+                todo = _working_set_pass(H, proj, todo, beta, status, kwargs)
         del H
     for i in todo:
         try:
