@@ -65,6 +65,28 @@ def test_geometry_variants_that_copy_the_session_ask_for_its_copies():
         return max(job_cost(cfg, "experiment" if experiment != "geometry" else "geometry", j)[2]
                    for j in jobs if j["experiment"] == experiment and j["network"] == "alexnet")
 
-    base, controls = peak("geometry"), peak("geometry_controls")
+    base, controls = peak("geometry"), peak("geometry_zscore")
     # P = 64, M = 3201, N = 4096: 8 bytes a value more for the z-scored float64 copy, 6.3 GB
     assert controls - base > 0.9 * 8 * 4096 * 3201 * 64 / 2**20, (base, controls)
+
+
+def test_the_shuffle_control_of_the_geometry_is_priced_from_its_own_measurements():
+    """Shuffled manifolds' anchors touch most of their points: the shuffle variant costs many
+    times the baseline geometry of the same set, and the paper preset runs it only where that
+    stays affordable."""
+    from dnn_manifolds.workflow import costs
+
+    cfg = _cfg(REPO / "config/paper.yaml")
+    for name in ("affine_1d_rf16", "random_2d_rf0p5", "random_2d_rf16"):
+        man = cfg.manifolds[name]
+        base = costs._analysis_set_cost("geometry", man, {})[0]
+        assert costs._analysis_set_cost("geometry", man, {"control": "shuffle"})[0] > 10 * base
+        assert costs._analysis_set_cost("geometry", man, {"zscore": True})[0] == base
+    jobs = list(cfg.analysis_jobs(lambda *a: "/".join(a)))
+    shuffled = {m for j in jobs if j["experiment"] == "geometry_controls" for m in j["manifolds"]}
+    assert {"cloud", "affine_1d_rf16", "random_2d_rf0p5"} <= shuffled and "random_2d_rf16" not in shuffled
+    # the whole preset: its geometry jobs (each a network's layer and transform, every set) and
+    # the shuffle jobs over fewer sets
+    job = next(j for j in jobs if j["experiment"] == "geometry_controls" and j["network"] == "alexnet"
+               and j["transform"] == "translation")
+    assert "random_2d_rf1" not in job["manifolds"]

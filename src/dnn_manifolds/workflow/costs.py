@@ -15,8 +15,9 @@ The model, per job:
   bound);
 * **capacity / geometry / experiments** (one job = one session of each of its manifold sets):
   per set, a time interpolated log-log in the number of samples ``K = P·M`` between measured
-  sizes (scaled linearly by N/4096), times the variants of an experiment; memory = the
-  measured peaks (the session and the method's working arrays), plus, for the geometry, the
+  sizes (at N = 4096 units, the most a layer records: an upper bound for smaller layers), for
+  each variant of an experiment (the geometry's shuffle control from its own measurements: it
+  costs far more); memory = the measured peaks (the session and the method's working arrays), plus, for the geometry, the
   copies of the session that its variants make (z-scoring, controls, manipulations, neuron
   subsets: ``GeometryOptions.session_copies``).
 
@@ -93,13 +94,21 @@ MEASURED: dict[str, Any] = {
     "geometry": {
         # bench/bench_geometry_paper.py (smooth, n_t = 1000, seed 0, the pivoted-Cholesky frame
         # at M = 3201) and bench/bench_geometry.py (point clouds, n_t = 200, seeds 0-2),
-        # BLAS one thread, jobs = 1 (as the workflow's jobs); smooth: 2026-12-04 with the objects
-        # read in the array's order (bench/README.md, first section), point clouds: 2026-12-03
-        # on a quiet machine
+        # BLAS one thread, jobs = 1 (as the workflow's jobs); smooth: 2026-12-04 with the
+        # compacted working-set solves (bench/README.md, first section), point clouds:
+        # 2026-12-03 on a quiet machine
         "smooth": {
             "n_t": 1000,
-            "cpu_s": {128: [(15, 10.8), (51, 15.8), (201, 25.9)], 64: [(201, 11.0), (801, 34.6), (3201, 178.0)]},
+            "cpu_s": {128: [(15, 10.2), (51, 13.7), (201, 17.3)], 64: [(201, 6.3), (801, 23.9), (3201, 147.7)]},
             "peak_mb": {128: [(15, 229.0), (51, 356.0), (201, 650.0)], 64: [(201, 488.0), (801, 1166.0), (3201, 3860.0)]},
+            # the shuffle control (samples dealt at random into the objects): anchors touch
+            # dozens to hundreds of points, so every draw needs the per-draw NNLS (2026-12-04;
+            # M = 801 and 3201: 64,000 draws at the 65 ms / 6.9 s each of a probe of a few
+            # draws per object, plus the rest of the run)
+            "shuffle_cpu_s": {
+                128: [(15, 14.3), (51, 29.3), (201, 310.9)],
+                64: [(201, 125.3), (801, 4190.0), (3201, 442000.0)],
+            },
         },
         "point_cloud": {
             "n_t": 200,
@@ -196,38 +205,40 @@ def _session_copies(options: Mapping[str, Any], grid) -> int:
     return _COPIES[key]
 
 
-def _analysis_set_cost(analysis: str, man, options: Mapping[str, Any], variants: int, copies: int = 0) -> tuple[float, float]:
-    """(CPU s, peak MB) of one session of one manifold set; ``copies``: bytes per response value
-    of the copies of the session that the options make (geometry)."""
+def _analysis_set_cost(analysis: str, man, options: Mapping[str, Any], copies: int = 0) -> tuple[float, float]:
+    """(CPU s, peak MB) of one session of one manifold set with one variant's ``options``;
+    ``copies``: bytes per response value of the copies of the session that the options make
+    (geometry)."""
     key = (
         analysis,
         man.kind,
         man.n_objects,
         _samples(man),
-        variants,
         copies,
-        *(str(options.get(k)) for k in ("method", "n_t", "n_neurons", "neuron_repeats")),
+        *(str(options.get(k)) for k in ("method", "n_t", "n_neurons", "neuron_repeats", "control")),
     )
     if key not in _SET_COSTS:
-        cpu, peak = _set_cost(analysis, man, options, variants)
+        cpu, peak = _set_cost(analysis, man, options)
         _SET_COSTS[key] = cpu, peak + copies * UNITS_PER_LAYER * _samples(man) * man.n_objects / 2**20
     return _SET_COSTS[key]
 
 
-def _set_cost(analysis: str, man, options: Mapping[str, Any], variants: int) -> tuple[float, float]:
+def _set_cost(analysis: str, man, options: Mapping[str, Any]) -> tuple[float, float]:
     p, m = man.n_objects, _samples(man)
     if analysis == "geometry":
         method = options.get("method")
         if method not in ("smooth", "point_cloud"):
             method = "point_cloud" if man.kind == "point-cloud" else "smooth"
         table = MEASURED["geometry"][method]
+        # the shuffle control of smooth manifolds: its anchors touch far more points
+        cpu_table = table["shuffle_cpu_s"] if options.get("control") == "shuffle" and "shuffle_cpu_s" in table else table["cpu_s"]
         n_t = options.get("n_t") or table["n_t"]
-        seconds = _measured(table["cpu_s"], p, m) * max(n_t, 1) / table["n_t"]
+        seconds = _measured(cpu_table, p, m) * max(n_t, 1) / table["n_t"]
         if options.get("n_neurons"):
             seconds *= max(1, int(options.get("neuron_repeats") or 1))
-        return seconds * variants, _measured(table["peak_mb"], p, m)
+        return seconds, _measured(table["peak_mb"], p, m)
     table = MEASURED["capacity"]
-    return _measured(table["cpu_s"], p, m) * variants, _measured(table["peak_mb"], p, m)
+    return _measured(table["cpu_s"], p, m), _measured(table["peak_mb"], p, m)
 
 
 def job_cost(cfg, rule: str, job: Mapping[str, Any]) -> tuple[float, float, float, float]:
@@ -258,11 +269,11 @@ def job_cost(cfg, rule: str, job: Mapping[str, Any]) -> tuple[float, float, floa
         analysis = job["analysis"]
         cpu, peak = overhead, 0.0
         for spec, name in zip(cfg.job_sets(job), job["manifolds"]):
-            variants = len(spec["grid"]) if spec["grid"] else 1
             copies = _session_copies(spec["options"], spec["grid"]) if analysis == "geometry" else 0
-            s, m = _analysis_set_cost(analysis, cfg.manifolds[name], spec["options"], variants, copies)
-            cpu += s
-            peak = max(peak, m)
+            for variant in spec["grid"] or [{}]:  # each variant priced with its own options
+                s, m = _analysis_set_cost(analysis, cfg.manifolds[name], {**spec["options"], **variant}, copies)
+                cpu += s
+                peak = max(peak, m)
         return cpu, 0.0, peak + 300.0, 1.0 * len(job["manifolds"])
     return MEASURED["small_job_s"], 0.0, 2000.0, 10.0
 
