@@ -15,12 +15,12 @@ and reports per shard: images per second of the whole call and of the forward pa
 recording alone, the time spent writing the netCDF file, the GPU's peak memory, the
 process's peak RSS and the file size. A first, 3-image shard per network is timed on its own
 (model construction, CUDA context, cuDNN autotuning: a job's one-off cost), and the 1-d shard
-is timed again with TF32 allowed (PyTorch's default for float32 convolutions), to show what
-full float32 costs.
+is timed again with TF32 allowed for float32 convolutions and matrix products (PyTorch's
+default allows it for cuDNN's convolutions only), to show what full float32 costs.
 
 It then checks that the GPU records what the CPU records: a small shard (``--agree-samples``
 samples of one object, 1-d) is generated on the CPU and on the GPU (as generation runs, and
-with TF32 allowed) and every layer's activations are compared (the largest absolute
+with TF32 allowed for convolutions and matrix products) and every layer's activations are compared (the largest absolute
 difference relative to the layer's largest absolute value on the CPU).
 
 Prints a Markdown table (paste it into bench/README.md) and writes JSON with ``--json``; the
@@ -56,8 +56,9 @@ def _sync(device: str) -> None:
 
 @contextlib.contextmanager
 def _tf32_allowed():
-    """Let cuDNN and cuBLAS use TF32 for float32 work inside the block (PyTorch's default for
-    convolutions), overriding generation's IEEE float32; restored afterwards."""
+    """Let cuDNN and cuBLAS use TF32 for float32 convolutions and matrix products inside the
+    block (PyTorch's default allows it for the convolutions only), overriding generation's IEEE
+    float32; restored afterwards."""
     import torch
 
     from dnn_manifolds.generation import manifolds
@@ -161,7 +162,7 @@ def _activations(network, device, n_samples, stimuli, path):
 def _agreement(network, device, n_samples, stimuli, tmp) -> dict:
     """Largest difference between the activations recorded on ``device`` and on the CPU, per
     layer relative to the layer's largest absolute value on the CPU: as generation records
-    (IEEE float32) and with TF32 allowed (PyTorch's default for convolutions)."""
+    (IEEE float32) and with TF32 allowed for convolutions and matrix products."""
     import numpy as np
 
     ref, unit_layer, layers = _activations(network, "cpu", n_samples, stimuli, Path(tmp) / "agree-cpu.nc")
@@ -236,7 +237,7 @@ def main(argv=None) -> int:
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 save()
             if a.device != "cpu" and a.objects_1d > 0:
-                with _tf32_allowed():  # what the speed would be with PyTorch's default TF32 convolutions
+                with _tf32_allowed():  # the speed with TF32 convolutions and matrix products
                     row = _shard(net, "1d", a.objects_1d, a.device, a.batch_size, stim, Path(tmp) / "tf32.nc")
                 Path(tmp, "tf32.nc").unlink()
                 tf32.append(row)
@@ -255,14 +256,14 @@ def main(argv=None) -> int:
         )
     if tf32:
         print()
-        print("| network | 1-d img/s, IEEE float32 (as generation runs) | 1-d img/s, TF32 allowed |")
+        print("| network | 1-d img/s, IEEE float32 (as generation runs) | 1-d img/s, TF32 convolutions and matmuls |")
         print("|---|---:|---:|")
         for t in tf32:
             ieee = next(r for r in rows if r["network"] == t["network"] and r["kind"] == "1d")
             print(f"| {t['network']} | {ieee['img_per_s']:.1f} | {t['img_per_s']:.1f} |")
     if agree:
         print()
-        print("| network | samples | layers | max relative difference GPU vs CPU (IEEE float32) | layer | with TF32 | layer |")
+        print("| network | samples | layers | max relative difference GPU vs CPU (IEEE float32) | layer | with TF32 (convolutions and matmuls) | layer |")
         print("|---|---:|---:|---:|---|---:|---|")
         for g in agree:
             print(

@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import nnls
 
 from dnn_manifolds.analysis.geometry import anchors, manifold_geometry
-from dnn_manifolds.analysis.geometry.active_set import working_set_nnls
+from dnn_manifolds.analysis.geometry.active_set import gram_lawson_hanson, working_set_nnls
 
 
 def _smooth_points(m: int, dim: int = 60, seed: int = 0) -> np.ndarray:
@@ -62,6 +62,56 @@ def test_manifolds_with_large_supports_skip_the_working_sets_after_a_probe(monke
     # the same draws without the probe: identical anchors
     monkeypatch.setattr(anchors, "PROBE_DRAWS", 10**6)
     b = anchors._solve_one_lh(Y, T, 0.0)
+    np.testing.assert_allclose(a.delta, b.delta, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("m, dim", [(120, 119), (90, 30), (160, 200)])
+def test_gram_lawson_hanson_equals_scipy_nnls(m, dim):
+    """The incrementally factored Lawson–Hanson on H gives scipy's NNLS solutions (or None,
+    never a wrong answer), on points in general position and on a smooth sheet."""
+    rng = np.random.default_rng(m)
+    Y = rng.standard_normal((dim, m))
+    Y -= Y.mean(axis=1, keepdims=True)
+    for S in (np.vstack([Y, np.ones((1, m))]), _smooth_points(m)):
+        H = S.T @ S
+        solved = 0
+        for _ in range(30):
+            t = rng.standard_normal(S.shape[0])
+            b = gram_lawson_hanson(H, S.T @ t)
+            if b is None:
+                continue
+            solved += 1
+            ref = nnls(S, t, maxiter=50 * m)[0]
+            assert (b >= 0).all()
+            assert np.abs(S @ (b - ref)).max() <= 1e-8 * (1 + np.abs(S @ ref).max())
+        assert solved >= 20
+    # duplicate points: a dependent column is refused (None) or the answer is still exact
+    S = np.vstack([Y[:, [0, 0, 1, 2]], np.ones((1, 4))])
+    t = -S[:, 0] * 3
+    b = gram_lawson_hanson(S.T @ S, S.T @ t)
+    if b is not None:
+        ref = nnls(S, t)[0]
+        assert np.abs(S @ (b - ref)).max() <= 1e-8 * (1 + np.abs(S @ ref).max())
+    assert np.array_equal(gram_lawson_hanson(np.eye(3), -np.ones(3)), np.zeros(3))  # interior
+
+
+def test_per_draw_path_on_the_gram_matrix_equals_the_nnls_on_s(monkeypatch):
+    """Manifolds of m ≥ GRAM_LH_MIN_POINTS solve their per-draw problems on H first: the same
+    anchors as the NNLS on S (here the threshold lowered to a small shuffled-like manifold)."""
+    rng = np.random.default_rng(9)
+    m, dim = 150, 149
+    Y = rng.standard_normal((dim, m))
+    Y -= Y.mean(axis=1, keepdims=True)
+    T = rng.standard_normal((300, dim + 1))
+    calls = []
+    real = anchors.gram_lawson_hanson
+    monkeypatch.setattr(anchors, "gram_lawson_hanson", lambda H, q: calls.append(1) or real(H, q))
+    monkeypatch.setattr(anchors, "GRAM_LH_MIN_POINTS", 100)
+    a = anchors._solve_one_lh(Y, T, 0.0)
+    assert len(calls) == int((a.status != anchors.INTERIOR).sum()) == 300  # the probe failed: all per-draw
+    monkeypatch.setattr(anchors, "GRAM_LH_MIN_POINTS", 10**9)
+    b = anchors._solve_one_lh(Y, T, 0.0)
+    np.testing.assert_array_equal(a.status, b.status)
     np.testing.assert_allclose(a.delta, b.delta, rtol=1e-9, atol=1e-12)
 
 

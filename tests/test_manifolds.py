@@ -239,16 +239,28 @@ def test_gpu_shard_matches_cpu(tmp_path, stim):
 def test_full_float32_turns_tf32_off_on_cuda_only_and_restores():
     from dnn_manifolds.generation.runtime import full_float32
 
-    conv = torch.backends.cudnn.conv
-    before = (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision)
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):  # PyTorch >= 2.9
+
+        def flags():
+            return conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+
+        full = ("ieee", "ieee")
+    else:  # the legacy flags
+
+        def flags():
+            return torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+
+        full = (False, False)
+    before = flags()
     with full_float32("cpu"):
-        assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+        assert flags() == before
     with full_float32("cuda:0"):
-        assert conv.fp32_precision == "ieee" and torch.backends.cuda.matmul.fp32_precision == "ieee"
-    assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+        assert flags() == full
+    assert flags() == before
     with pytest.raises(KeyError), full_float32("cuda"):
         raise KeyError("restored on errors too")
-    assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+    assert flags() == before
 
 
 def test_trained_demo_cnn_separates_manifolds_better_than_pixels(tmp_path, stim, checkpoints):

@@ -250,3 +250,125 @@ def working_set_nnls(
         todo = todo[retry]
     beta[~ok] = np.nan
     return W, beta, ok
+
+
+def gram_lawson_hanson(H: np.ndarray, q: np.ndarray, *, rtol: float = 1e-9, max_iter: int | None = None) -> np.ndarray | None:
+    r"""Exact NNLS dual of one draw, :math:`\min_{\beta\ge0}\tfrac12\beta^\top H\beta - q^\top\beta`,
+    by Lawson–Hanson with an incrementally updated Cholesky factor of the passive block.
+
+    For manifolds whose anchors touch many points (the shuffle control's: supports of
+    k ≈ 30–500), the per-draw NNLS on ``S`` re-solves its least-squares problem at every step
+    (``m k²`` each, ``m k³`` per draw: 6.9 s at m = 3201, k ≈ 480). Here a point entering the
+    passive set adds one row to the factor :math:`L L^\top = H_{PP}` and to :math:`y = L^{-1}q_P`
+    (``k²``), the passive solution costs one triangular solve and the gradient one ``m × k``
+    product of the passive rows of ``H`` kept side by side; a point leaving refactors the
+    block (rare).
+
+    Parameters
+    ----------
+    H : ndarray of shape (m, m)
+        Gram matrix :math:`S^\top S` (symmetric positive semi-definite).
+    q : ndarray of shape (m,)
+        :math:`S^\top T` of the draw.
+    rtol : float
+        KKT tolerance relative to :math:`\max_j |q_j|` for the result's check.
+    max_iter : int, optional
+        Outer iterations (default ``3 m``).
+
+    Returns
+    -------
+    beta : ndarray of shape (m,), or None
+        The solution, checked against the KKT conditions on all points (:math:`H\beta - q \ge
+        -\epsilon`, :math:`\beta \ge 0`, complementarity, relative residual ≤ ``rtol``);
+        ``None`` when the check fails or the passive block is numerically singular (the caller
+        then solves the draw on ``S``, whose conditioning is the square root of ``H``'s).
+    """
+    from scipy.linalg import solve_triangular
+
+    m = q.size
+    scale = float(np.abs(q).max()) + 1e-300
+    enter_tol = 1e-13 * scale
+    max_iter = 3 * m if max_iter is None else int(max_iter)
+    cap = min(m, 64)
+    Lbuf = np.zeros((cap, cap))  # the factor of H_PP, lower triangular, in passive order
+    HPbuf = np.empty((cap, m))  # the passive rows of H (= columns: H is symmetric)
+    passive = np.zeros(cap, dtype=np.int64)
+    k = 0
+    beta_p = np.zeros(0)
+    y = np.zeros(0)  # L⁻¹ q_P, kept with the factor
+    g = q.astype(np.float64, copy=True)  # negative gradient q − Hβ
+    in_p = np.zeros(m, dtype=bool)
+
+    def refactor(k: int) -> bool:
+        idx = passive[:k]
+        try:
+            Lbuf[:k, :k] = np.linalg.cholesky(H[np.ix_(idx, idx)])
+        except np.linalg.LinAlgError:
+            return False
+        return True
+
+    for _ in range(max_iter):
+        cand = np.where(in_p, -np.inf, g)
+        j = int(np.argmax(cand))
+        if not cand[j] > enter_tol:
+            break
+        if k == cap:  # grow the buffers
+            cap = min(m, 2 * cap)
+            L2 = np.zeros((cap, cap))
+            L2[:k, :k] = Lbuf[:k, :k]
+            H2 = np.empty((cap, m))
+            H2[:k] = HPbuf[:k]
+            P2 = np.zeros(cap, dtype=np.int64)
+            P2[:k] = passive[:k]
+            Lbuf, HPbuf, passive = L2, H2, P2
+        # add j: extend the Cholesky factor of H_PP by one row
+        hj = HPbuf[:k, j]
+        row = solve_triangular(Lbuf[:k, :k], hj, lower=True, check_finite=False) if k else hj
+        d = float(H[j, j] - row @ row)
+        if not d > 1e-12 * max(float(H[j, j]), 1e-300):
+            return None  # j depends linearly on the passive points (in H's precision)
+        Lbuf[k, :k] = row
+        Lbuf[k, k] = np.sqrt(d)
+        passive[k] = j
+        HPbuf[k] = H[j]
+        in_p[j] = True
+        y = np.append(y, (q[j] - row @ y) / Lbuf[k, k])  # L y = q_P, extended by one row
+        k += 1
+        beta_p = np.append(beta_p, 0.0)
+        for _ in range(2 * m + 2):  # keep the passive solution feasible
+            z = solve_triangular(Lbuf[:k, :k], y, lower=True, trans="T", check_finite=False)
+            if (z > 0).all():
+                beta_p = z
+                break
+            shrink = z <= 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(shrink, beta_p / (beta_p - z), np.inf)
+            alpha = float(np.clip(ratio.min(), 0.0, 1.0))
+            beta_p = beta_p + alpha * (z - beta_p)
+            keep = beta_p > 1e-15 * max(float(np.abs(beta_p).max()), 1e-300)
+            keep &= ~(shrink & (ratio <= alpha))  # the blocking coordinates leave
+            if keep.all():
+                return None
+            kept = np.flatnonzero(keep)
+            in_p[passive[:k][~keep]] = False
+            passive[: kept.size] = passive[kept]
+            HPbuf[: kept.size] = HPbuf[kept]
+            beta_p = beta_p[kept]
+            k = kept.size
+            if k == 0:
+                y = np.zeros(0)
+                break
+            if not refactor(k):
+                return None
+            y = solve_triangular(Lbuf[:k, :k], q[passive[:k]], lower=True, check_finite=False)
+        else:
+            return None
+        g = q - beta_p @ HPbuf[:k] if k else q.astype(np.float64, copy=True)
+    else:
+        return None
+    beta = np.zeros(m)
+    beta[passive[:k]] = beta_p
+    # KKT on all points (convex problem: sufficient), as the working-set solver checks
+    g = q - beta_p @ HPbuf[:k] if k else q.astype(np.float64)
+    viol = np.abs(np.minimum(beta, -g)).max() / scale
+    return beta if viol <= rtol and (beta >= 0).all() else None

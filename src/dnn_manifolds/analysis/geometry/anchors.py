@@ -33,7 +33,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.sparse import csr_matrix
 
-from .active_set import working_set_nnls
+from .active_set import gram_lawson_hanson, working_set_nnls
 
 try:  # scipy's compiled Lawson–Hanson without the per-call validation of the public wrapper
     from scipy.optimize._slsqplib import nnls as _nnls_compiled
@@ -219,6 +219,14 @@ costs about 0.1 s."""
 PROBE_MIN_SOLVED = 0.1
 """See :data:`PROBE_DRAWS`."""
 
+GRAM_LH_MIN_POINTS = 512
+"""Manifolds with at least this many points solve the draws left to the per-draw solver first
+by :func:`.active_set.gram_lawson_hanson` (Lawson–Hanson on ``H`` with an incrementally
+updated Cholesky factor, KKT-checked on every point; the per-draw NNLS on ``S`` when the check
+fails): a step costs ``m·k`` there against ``m²`` for the NNLS on ``S``. Measured on points in
+general position (one core): m = 801, supports ≈ 320: 37 ms against 100 ms per draw; m = 3201,
+supports ≈ 1 290: 2.5 s against 12.4 s; at m = 201 it is slower (3.1 against 1.7 ms)."""
+
 
 def _working_set_pass(H, proj, draws, beta, status, kwargs) -> np.ndarray:
     """:func:`.active_set.working_set_nnls` on ``draws``: the solved ones' weights into ``beta``
@@ -238,7 +246,9 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     manifolds touch a handful of their points; with m ≥ :data:`WIDE_RETRY_MIN_POINTS` a second,
     longer pass on the draws the first left unsolved; tried on :data:`PROBE_DRAWS` draws first
     and given up when most of those fail); every draw still unsolved, and every draw
-    of a smaller manifold, by Lawson–Hanson on ``S`` itself.
+    of a smaller manifold, by Lawson–Hanson on ``S`` itself (with m ≥ :data:`GRAM_LH_MIN_POINTS`
+    first by the incrementally factored Lawson–Hanson on ``H``, kept where it passes its KKT
+    check).
     """
     m = Y.shape[1]
     n_t = T.shape[0]
@@ -253,22 +263,32 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     if m >= WORKING_SET_MIN_POINTS and todo.size:
         H = S.T @ S
         passes = [{}] + ([dict(zip(("width", "rounds"), WIDE_RETRY))] if m >= WIDE_RETRY_MIN_POINTS else [])
-        probe = todo.size > 2 * PROBE_DRAWS
-        for kwargs in passes:
-            if not todo.size:
-                break
-            if probe:  # the working sets on a few draws first: given up if they mostly fail
-                first, rest = todo[:PROBE_DRAWS], todo[PROBE_DRAWS:]
-                unsolved = _working_set_pass(H, proj, first, beta, status, kwargs)
-                if unsolved.size > (1 - PROBE_MIN_SOLVED) * first.size:
-                    todo = np.concatenate([unsolved, rest])
+
+        def passes_on(draws: np.ndarray) -> np.ndarray:  # every pass; returns the unsolved
+            for kwargs in passes:
+                if not draws.size:
                     break
-                todo = np.concatenate([unsolved, _working_set_pass(H, proj, rest, beta, status, kwargs)])
-                probe = False
+                draws = _working_set_pass(H, proj, draws, beta, status, kwargs)
+            return draws
+
+        if todo.size > 2 * PROBE_DRAWS:  # the working sets on a few draws first
+            first, rest = todo[:PROBE_DRAWS], todo[PROBE_DRAWS:]
+            unsolved = passes_on(first)
+            if unsolved.size > (1 - PROBE_MIN_SOLVED) * first.size:  # given up
+                todo = np.concatenate([unsolved, rest])
             else:
-                todo = _working_set_pass(H, proj, todo, beta, status, kwargs)
-        del H
+                todo = np.concatenate([unsolved, passes_on(rest)])
+        else:
+            todo = passes_on(todo)
+    gram = m >= GRAM_LH_MIN_POINTS and todo.size
     for i in todo:
+        # large supports on many points: the incrementally factored solver on H (checked on
+        # every point), else (or when its check fails) the per-draw NNLS on S
+        b = gram_lawson_hanson(H, proj[i]) if gram else None
+        if b is not None:
+            beta[i] = b
+            status[i] = LAWSON_HANSON
+            continue
         try:
             beta[i] = _lawson_hanson(S, Tk[i], 50 * m)
             status[i] = LAWSON_HANSON
