@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import nnls
 
 from dnn_manifolds.analysis.geometry import anchors, manifold_geometry
-from dnn_manifolds.analysis.geometry.active_set import gram_lawson_hanson, working_set_nnls
+from dnn_manifolds.analysis.geometry.active_set import gram_lawson_hanson, refine_on_points, working_set_nnls
 
 
 def _smooth_points(m: int, dim: int = 60, seed: int = 0) -> np.ndarray:
@@ -93,6 +93,31 @@ def test_gram_lawson_hanson_equals_scipy_nnls(m, dim):
         ref = nnls(S, t)[0]
         assert np.abs(S @ (b - ref)).max() <= 1e-8 * (1 + np.abs(S @ ref).max())
     assert np.array_equal(gram_lawson_hanson(np.eye(3), -np.ones(3)), np.zeros(3))  # interior
+
+
+def test_refining_on_the_points_catches_what_the_gram_check_cannot():
+    """Solving on H squares the conditioning: on a badly scaled low-rank cloud the Gram solver's
+    answer passes its own check but is off in S's terms; re-solved on S it is exact. A point
+    whose column is small is judged at its own scale (a large negative q elsewhere must not
+    hide its positive gradient): the refinement refuses the wrong answer."""
+    rng = np.random.default_rng(15)
+    D, m = 48, 100
+    worst_gram, worst_refined = 0.0, 0.0
+    for _ in range(10):
+        Y = (rng.standard_normal((D, 3)) @ rng.standard_normal((3, m)) + 1e-4 * rng.standard_normal((D, m))) * 1e4
+        S = np.vstack([Y, np.ones(m)])
+        t = rng.standard_normal(D + 1)
+        ref = nnls(S, t, maxiter=50 * m)[0]
+        b = gram_lawson_hanson(S.T @ S, S.T @ t)
+        assert b is not None
+        c = refine_on_points(S, t, b)
+        assert c is not None
+        err = lambda x: np.abs(S @ (x - ref)).max() / (1 + np.abs(S @ ref).max())  # noqa: E731
+        worst_gram, worst_refined = max(worst_gram, err(b)), max(worst_refined, err(c))
+    assert worst_refined <= 1e-10 < worst_gram
+    S, t = np.array([[-1e8, 0.0], [1.0, 1.0]]), np.array([1.0, 1e-6])
+    b = gram_lawson_hanson(S.T @ S, S.T @ t)
+    assert b is None or refine_on_points(S, t, b) is None or np.allclose(S @ b, S @ nnls(S, t)[0], atol=1e-12)
 
 
 def test_per_draw_path_on_the_gram_matrix_equals_the_nnls_on_s(monkeypatch):

@@ -143,3 +143,14 @@ def test_wide_retry_gives_the_per_draw_solutions(monkeypatch):
         ref = S @ nnls(S, T[i], maxiter=50 * m)[0]
         delta = float(ref @ ref)
         assert a.delta[i] == pytest.approx(delta, rel=1e-7, abs=1e-12)
+    # with the probe: it is judged on both passes (the narrow one alone fails most draws
+    # here), so the other draws get both passes too, and the anchors are the same
+    monkeypatch.undo()
+    monkeypatch.setattr(anchors, "WIDE_RETRY_MIN_POINTS", 100)
+    monkeypatch.setattr(anchors, "WIDE_RETRY", (12, 30))
+    calls.clear()
+    monkeypatch.setattr(anchors, "working_set_nnls", lambda H, Q, **kw: calls.append(len(Q)) or real(H, Q, width=kw.get("width", 4), rounds=kw.get("rounds", 1)))
+    b = anchors._solve_one_lh(Y, T, 0.0)
+    assert len(calls) == 4 and calls[0] == anchors.PROBE_DRAWS  # probe: narrow, wide; the rest: narrow, wide
+    np.testing.assert_array_equal(a.status, b.status)
+    np.testing.assert_allclose(a.delta, b.delta, rtol=1e-9, atol=1e-12)

@@ -282,10 +282,17 @@ def gram_lawson_hanson(H: np.ndarray, q: np.ndarray, *, rtol: float = 1e-9, max_
         -\epsilon`, :math:`\beta \ge 0`, complementarity, relative residual ≤ ``rtol``);
         ``None`` when the check fails or the passive block is numerically singular (the caller
         then solves the draw on ``S``, whose conditioning is the square root of ``H``'s).
+
+    The check is in ``H``'s terms, which squares the conditioning: on badly scaled or
+    ill-conditioned points a solution can pass it and still be off by ~1e-6 in ``S``'s
+    terms. Callers that hold ``S`` re-solve the support on ``S`` and check there
+    (:func:`refine_on_points`).
     """
     from scipy.linalg import solve_triangular
 
     m = q.size
+    if not np.isfinite(q).all():
+        return None
     scale = float(np.abs(q).max()) + 1e-300
     enter_tol = 1e-13 * scale
     max_iter = 3 * m if max_iter is None else int(max_iter)
@@ -341,8 +348,9 @@ def gram_lawson_hanson(H: np.ndarray, q: np.ndarray, *, rtol: float = 1e-9, max_
                 beta_p = z
                 break
             shrink = z <= 0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(shrink, beta_p / (beta_p - z), np.inf)
+            denom = beta_p - z  # > 0 where β_p > 0 ≥ z; 0 only for β_p = z = 0 (leaves at once)
+            step = np.divide(beta_p, denom, out=np.zeros_like(beta_p), where=denom > 0)
+            ratio = np.where(shrink, step, np.inf)
             alpha = float(np.clip(ratio.min(), 0.0, 1.0))
             beta_p = beta_p + alpha * (z - beta_p)
             keep = beta_p > 1e-15 * max(float(np.abs(beta_p).max()), 1e-300)
@@ -372,3 +380,34 @@ def gram_lawson_hanson(H: np.ndarray, q: np.ndarray, *, rtol: float = 1e-9, max_
     g = q - beta_p @ HPbuf[:k] if k else q.astype(np.float64)
     viol = np.abs(np.minimum(beta, -g)).max() / scale
     return beta if viol <= rtol and (beta >= 0).all() else None
+
+
+def refine_on_points(
+    S: np.ndarray, t: np.ndarray, beta: np.ndarray, *, rtol: float = 1e-9, col_norms: np.ndarray | None = None
+) -> np.ndarray | None:
+    r"""The NNLS solution :math:`\min_{\beta\ge0}\|S\beta - t\|` on the support of ``beta``,
+    re-solved and checked in the points' own terms; ``None`` unless it is the solution.
+
+    The least squares on the support's columns are solved by QR on ``S[:, P]`` (conditioning of
+    ``S``, not of ``SᵀS``); the result must be positive on the support, and every point must
+    satisfy the dual condition :math:`s_j\cdot(t - S\beta) \le` ``rtol``
+    :math:`\|s_j\|\,\|t\|` (each point at its own scale, so a point with a small column is
+    not judged at the scale of a large one). With both, ``beta`` is the NNLS solution to that
+    tolerance (the problem is convex). ``col_norms``: the ``‖s_j‖``, when the caller has them.
+    """
+    from scipy.linalg import lstsq
+
+    P = np.flatnonzero(beta > 0)
+    out = np.zeros(S.shape[1])
+    r = np.asarray(t, dtype=np.float64)
+    if P.size:
+        A = S[:, P]
+        x = lstsq(A, t, lapack_driver="gelsy", check_finite=False)[0]
+        if not (x > 0).all():
+            return None
+        out[P] = x
+        r = r - A @ x
+    g = S.T @ r
+    norms = np.sqrt(np.einsum("ij,ij->j", S, S)) if col_norms is None else col_norms
+    tol = rtol * norms * float(np.sqrt(t @ t)) + 1e-300
+    return out if np.isfinite(g).all() and (g <= tol).all() else None
