@@ -17,9 +17,9 @@ The model, per job:
   per set, a time interpolated log-log in the number of samples ``K = P·M`` between measured
   sizes (at N = 4096 units, the most a layer records: an upper bound for smaller layers), for
   each variant of an experiment (the geometry's shuffle control from its own measurements: it
-  costs far more); memory = the measured peaks (the session and the method's working arrays), plus, for the geometry, the
-  copies of the session that its variants make (z-scoring, controls, manipulations, neuron
-  subsets: ``GeometryOptions.session_copies``).
+  costs far more); memory = the measured peaks (the session and the method's working arrays),
+  plus, for the geometry, the copies of the session that its variants make (z-scoring,
+  controls, manipulations, neuron subsets: ``GeometryOptions.session_copies``).
 
 Every figure is an estimate for planning (±50 %); the per-job fixed cost (interpreter,
 imports) is included. The small figure jobs (contact sheets, per-set separability curves, the

@@ -222,10 +222,12 @@ PROBE_MIN_SOLVED = 0.1
 GRAM_LH_MIN_POINTS = 512
 """Manifolds with at least this many points solve the draws left to the per-draw solver first
 by :func:`.active_set.gram_lawson_hanson` (Lawson–Hanson on ``H`` with an incrementally
-updated Cholesky factor, then its support re-solved by QR on ``S`` and the KKT conditions
-checked on every point in ``S``'s terms; the per-draw NNLS on ``S`` when a check fails): a step costs ``m·k`` there against ``m²`` for the NNLS on ``S``. Measured on points in
-general position (one core): m = 801, supports ≈ 320: 37 ms against 100 ms per draw; m = 3201,
-supports ≈ 1 290: 2.5 s against 12.4 s; at m = 201 it is slower (3.1 against 1.7 ms)."""
+updated Cholesky factor), its support then re-solved by QR on ``S`` and the KKT conditions
+checked on every point in ``S``'s terms (:func:`.active_set.refine_on_points`); the per-draw
+NNLS on ``S`` when a check fails. A step costs ``m·k`` there against ``m²`` for the NNLS on
+``S``: in the shuffle control (one core) 25 ms against 65 ms per draw at m = 801 and 0.75 s
+against 6.9 s at m = 3201; at m = 201 it is slower (3.1 against 1.7 ms on points in general
+position), hence the threshold."""
 
 
 def _working_set_pass(H, proj, draws, beta, status, kwargs) -> np.ndarray:
@@ -245,10 +247,10 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     Lawson–Hanson on the Gram matrix ``SᵀS`` (:func:`.active_set.working_set_nnls`; smooth
     manifolds touch a handful of their points; with m ≥ :data:`WIDE_RETRY_MIN_POINTS` a second,
     longer pass on the draws the first left unsolved; tried on :data:`PROBE_DRAWS` draws first
-    and given up when most of those fail); every draw still unsolved, and every draw
-    of a smaller manifold, by Lawson–Hanson on ``S`` itself (with m ≥ :data:`GRAM_LH_MIN_POINTS`
-    first by the incrementally factored Lawson–Hanson on ``H``, its support re-solved and
-    checked on ``S``: kept where it passes).
+    and given up when fewer than :data:`PROBE_MIN_SOLVED` of those are solved); every draw
+    still unsolved, and every draw of a smaller manifold, by Lawson–Hanson on ``S`` itself
+    (with m ≥ :data:`GRAM_LH_MIN_POINTS` first by the incrementally factored Lawson–Hanson on
+    ``H``, its support re-solved and checked on ``S``: kept where it passes).
     """
     m = Y.shape[1]
     n_t = T.shape[0]
