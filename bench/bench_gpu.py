@@ -59,26 +59,16 @@ def _tf32_allowed():
     """Let cuDNN and cuBLAS use TF32 for float32 convolutions and matrix products inside the
     block (PyTorch's default allows it for the convolutions only), overriding generation's IEEE
     float32; restored afterwards."""
-    import torch
-
     from dnn_manifolds.generation import manifolds
+    from dnn_manifolds.generation.runtime import float32_mode
 
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):
-        settings = [(conv, "fp32_precision", "tf32"), (torch.backends.cuda.matmul, "fp32_precision", "tf32")]
-    else:
-        settings = [(torch.backends.cudnn, "allow_tf32", True), (torch.backends.cuda.matmul, "allow_tf32", True)]
-    old = [getattr(o, n) for o, n, _ in settings]
     saved = manifolds.full_float32
     manifolds.full_float32 = lambda device: contextlib.nullcontext()
-    for o, n, v in settings:
-        setattr(o, n, v)
     try:
-        yield
+        with float32_mode("cuda", tf32=True):
+            yield
     finally:
         manifolds.full_float32 = saved
-        for (o, n, _), v in zip(settings, old):
-            setattr(o, n, v)
 
 
 def _shard(network, kind, n_objects, device, batch_size, stimuli, out, n_samples=None, transform=None):

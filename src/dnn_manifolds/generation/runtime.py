@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from ..errors import UserError
 
-__all__ = ["DEVICES", "full_float32", "resolve_device", "torch_threads"]
+__all__ = ["DEVICES", "float32_mode", "full_float32", "resolve_device", "torch_threads"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -44,8 +44,7 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-@contextlib.contextmanager
-def full_float32(device: str) -> Iterator[None]:
+def full_float32(device: str):
     """Run the block with a CUDA device's float32 convolutions and matrix products computed in
     IEEE float32, restoring the previous settings afterwards; nothing changes on the CPU.
 
@@ -53,10 +52,18 @@ def full_float32(device: str) -> Iterator[None]:
     (10-bit mantissa inputs, a relative error of about 1e-3 per product), so a GPU would record
     activations that differ from the CPU's by far more than float32 rounding. Generation records
     every layer for geometry and capacity measurements, so it does not trade that precision for
-    speed (``docs/generation.md#generation-gpu``). The flags are process-wide; PyTorch >= 2.9's
-    ``fp32_precision`` settings are used where they exist (mixing them with the legacy
-    ``allow_tf32`` flags is an error there), else the legacy flags.
+    speed (``docs/generation.md#generation-gpu``). See :func:`float32_mode`.
     """
+    return float32_mode(device, tf32=False)
+
+
+@contextlib.contextmanager
+def float32_mode(device: str, *, tf32: bool) -> Iterator[None]:
+    """Run the block with a CUDA device's float32 convolutions and matrix products allowed on
+    TF32 tensor cores (``tf32=True``) or not, restoring the previous settings afterwards;
+    nothing changes on the CPU. The flags are process-wide; PyTorch >= 2.9's ``fp32_precision``
+    settings are used where they exist (mixing them with the legacy ``allow_tf32`` flags is an
+    error there), else the legacy flags."""
     if not str(device).startswith("cuda"):
         yield
         return
@@ -64,9 +71,10 @@ def full_float32(device: str) -> Iterator[None]:
 
     cudnn_conv = getattr(torch.backends.cudnn, "conv", None)
     if cudnn_conv is not None and hasattr(cudnn_conv, "fp32_precision"):
-        settings = [(cudnn_conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
+        mode = "tf32" if tf32 else "ieee"
+        settings = [(cudnn_conv, "fp32_precision", mode), (torch.backends.cuda.matmul, "fp32_precision", mode)]
     else:
-        settings = [(torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False)]
+        settings = [(torch.backends.cudnn, "allow_tf32", tf32), (torch.backends.cuda.matmul, "allow_tf32", tf32)]
     old = [getattr(owner, name) for owner, name, _ in settings]
     for owner, name, value in settings:
         setattr(owner, name, value)
