@@ -376,8 +376,8 @@ def gram_lawson_hanson(H: np.ndarray, q: np.ndarray, *, rtol: float = 1e-9, max_
         return None
     beta = np.zeros(m)
     beta[passive[:k]] = beta_p
-    # KKT on all points (convex problem: sufficient), as the working-set solver checks
-    g = q - beta_p @ HPbuf[:k] if k else q.astype(np.float64)
+    # KKT on all points (convex problem: sufficient), as the working-set solver checks; g is
+    # the gradient of the final β (computed at the end of the last step)
     viol = np.abs(np.minimum(beta, -g)).max() / scale
     return beta if viol <= rtol and (beta >= 0).all() else None
 
