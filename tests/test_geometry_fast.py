@@ -40,15 +40,20 @@ def test_working_set_nnls_equals_lawson_hanson(m, width):
     assert np.isnan(beta[~ok]).all()
 
 
+def _general_position(seed: int, m: int = 150, dim: int = 149, n_draws: int = 300):
+    """Centred points in general position (a shuffled manifold's frame) and Gaussian draws."""
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((dim, m))
+    Y -= Y.mean(axis=1, keepdims=True)
+    return Y, rng.standard_normal((n_draws, dim + 1))
+
+
 def test_manifolds_with_large_supports_skip_the_working_sets_after_a_probe(monkeypatch):
     """Points in general position (the shuffle control's manifolds): anchors touch dozens of
     points, the working sets fail their probe, the other draws go to the per-draw solver, and
     the anchors are the per-draw solver's."""
-    rng = np.random.default_rng(8)
-    m, dim = 150, 149
-    Y = rng.standard_normal((dim, m))
-    Y -= Y.mean(axis=1, keepdims=True)
-    T = rng.standard_normal((300, dim + 1))
+    Y, T = _general_position(8)
+    m = Y.shape[1]
     sizes = []
     real = anchors.working_set_nnls
     monkeypatch.setattr(anchors, "working_set_nnls", lambda H, Q, **kw: sizes.append(len(Q)) or real(H, Q, **kw))
@@ -123,11 +128,7 @@ def test_refining_on_the_points_catches_what_the_gram_check_cannot():
 def test_per_draw_path_on_the_gram_matrix_equals_the_nnls_on_s(monkeypatch):
     """Manifolds of m ≥ GRAM_LH_MIN_POINTS solve their per-draw problems on H first: the same
     anchors as the NNLS on S (here the threshold lowered to a small shuffled-like manifold)."""
-    rng = np.random.default_rng(9)
-    m, dim = 150, 149
-    Y = rng.standard_normal((dim, m))
-    Y -= Y.mean(axis=1, keepdims=True)
-    T = rng.standard_normal((300, dim + 1))
+    Y, T = _general_position(9)
     calls = []
     real = anchors.gram_lawson_hanson
     monkeypatch.setattr(anchors, "gram_lawson_hanson", lambda H, q: calls.append(1) or real(H, q))
