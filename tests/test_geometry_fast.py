@@ -98,6 +98,8 @@ def test_gram_lawson_hanson_equals_scipy_nnls(m, dim):
         ref = nnls(S, t)[0]
         assert np.abs(S @ (b - ref)).max() <= 1e-8 * (1 + np.abs(S @ ref).max())
     assert np.array_equal(gram_lawson_hanson(np.eye(3), -np.ones(3)), np.zeros(3))  # interior
+    assert gram_lawson_hanson(np.eye(3), np.array([1.0, np.nan, 0.0])) is None  # refused, not guessed
+    assert gram_lawson_hanson(np.eye(3), np.array([1.0, -np.inf, 0.0])) is None
 
 
 def test_refining_on_the_points_catches_what_the_gram_check_cannot():
