@@ -93,6 +93,26 @@ def test_basis_fields_are_within_their_rounding_bound(dtype):
         assert np.all(wide >= tight)
 
 
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 9])
+def test_screen_product_is_within_its_bound_however_it_is_cut_up(m, monkeypatch):
+    # rows not a multiple of the chunk, columns not a multiple of the block, a strided basis
+    monkeypatch.setattr(lazy, "SCREEN_COLUMNS", 64)
+    g = np.random.default_rng(m)
+    full = (g.standard_normal((300, 2 * 333)) * 10.0 ** g.uniform(-2, 2, 2 * 333)).astype(np.float32)
+    basis = full[:, ::2]  # (300, 333), every other column
+    gs = g.standard_normal((m, 300))
+    g32 = (gs / np.linalg.norm(gs, axis=1, keepdims=True)).astype(np.float32)
+    prod = lazy.screen_product(g32, basis)
+    assert prod.shape == (m, 333) and prod.dtype == np.float64
+    exact = g32.astype(np.longdouble) @ basis.astype(np.longdouble)
+    bound = lazy._screen_bound(lazy.SCREEN_ROWS, np.ones(m), lazy.column_norms(basis))
+    assert np.all(np.abs(prod - exact) <= bound)
+    # each row as it would be alone, to the screen's rounding
+    for i in range(m):
+        alone = lazy.screen_product(g32[i : i + 1], basis)[0]
+        assert np.all(np.abs(prod[i] - alone) <= 2 * bound[i])
+
+
 def test_check_points_keeps_float32_without_a_copy():
     x = _arcs(10, 4, 3)
     assert np.shares_memory(cap_problem.check_points(x, keep_float32=True), x)
@@ -256,3 +276,4 @@ def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
     np.testing.assert_array_equal(serial.outcomes, pooled.outcomes)
     assert serial.outcomes.size == serial.n_attempts == pooled.n_attempts
     assert serial.statuses == pooled.statuses
+

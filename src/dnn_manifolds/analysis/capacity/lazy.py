@@ -41,12 +41,14 @@ import numpy as np
 
 __all__ = [
     "BLOCK",
+    "SCREEN_COLUMNS",
     "SCREEN_ROWS",
     "basis_fields",
     "column_norms",
     "fields_many",
     "gather_columns",
     "in_basis",
+    "screen_product",
 ]
 
 BLOCK = 4096
@@ -54,6 +56,9 @@ BLOCK = 4096
 
 SCREEN_ROWS = 128
 """Rows of a float32 basis per float32 partial product of the screen (added in float64)."""
+
+SCREEN_COLUMNS = 8192
+"""Samples per column block of the screen (:func:`screen_product`)."""
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -136,8 +141,11 @@ def fields_many(
 
     The separators' ``ĝ`` are stacked into a ``(m, r)`` matrix, so the pass is one matrix
     product ``(m, r) × (r, K)`` (float32 screen for a float32 ``B`` when ``screen``, else float64
-    by blocks): ``m`` checks for little more than the memory traffic of one. Each result is
-    exactly what :func:`basis_fields` gives for that separator alone.
+    by blocks): ``m`` checks for little more than the memory traffic of one. Each result
+    carries the same guarantee as :func:`basis_fields` for that separator alone, with the same
+    float64 values wherever the screen's sign is open; where the screen's value is kept it can
+    differ from the one alone in the last bits (a float32 product's rounding depends on how
+    many rows it has), always within its bound.
     """
     r, k = basis.shape
     m = len(separators)
@@ -157,14 +165,7 @@ def fields_many(
     elif screen:
         g_norm = np.linalg.norm(gs, axis=1)
         safe = np.where(g_norm > 0, g_norm, 1.0)
-        g32 = (gs / safe[:, None]).astype(np.float32)
-        prod = np.zeros((len(live), k))
-        for start in range(
-            0, r, SCREEN_ROWS
-        ):  # float32 sums of SCREEN_ROWS terms, added in float64
-            prod += (
-                g32[:, start : start + SCREEN_ROWS] @ basis[start : start + SCREEN_ROWS]
-            )
+        prod = screen_product((gs / safe[:, None]).astype(np.float32), basis)
         prod *= g_norm[:, None]
         prod_bound = _screen_bound(min(r, SCREEN_ROWS), g_norm, norms)
     else:
@@ -186,6 +187,45 @@ def fields_many(
             field[cols] = g @ gather_columns(basis, cols) + b
             bound[cols] = exact_bound[cols]
         out[i] = (field, bound)
+    return out
+
+
+def screen_product(g32: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    r"""The float32 screen's product ``Σ_c fl₃₂(ĝ₃₂[:, c] · B[c, :])``, shape (m, K), float64.
+
+    ``c`` runs over chunks of :data:`SCREEN_ROWS` rows of ``B``; each chunk's product is a
+    float32 matrix product and the chunks' results are added in float64 (the sums
+    :func:`_screen_bound` bounds whatever the order of summation inside a chunk). How the
+    product is cut up is a matter of speed only (measured at r = 4096, K = 204 864, one core,
+    ``bench/README.md``): rows of ``ĝ₃₂`` are padded with zeros to a multiple of 4 (OpenBLAS
+    runs m = 7, 11 slower than m = 8, 12), up to three rows are done as matrix–vector
+    products on each chunk while it is in cache (m = 2 as one matrix product took 0.26 s, as two
+    matrix–vector products 0.17 s), and the columns of ``B`` go in blocks of
+    :data:`SCREEN_COLUMNS`, so the float64 sums of a block stay in cache.
+    """
+    m = g32.shape[0]
+    r, k = basis.shape
+    out = np.empty((m, k))
+    rows = [slice(s, min(r, s + SCREEN_ROWS)) for s in range(0, r, SCREEN_ROWS)]
+    if m <= 3:
+        lhs = [g32[i] for i in range(m)]  # 1-d: matrix-vector products
+    else:
+        padded = np.zeros((-(-m // 4) * 4, r), dtype=np.float32)
+        padded[:m] = g32
+        lhs = [padded]
+    for c0 in range(0, k, SCREEN_COLUMNS):
+        cols = slice(c0, min(k, c0 + SCREEN_COLUMNS))
+        parts = [np.empty(g.shape[:-1] + (cols.stop - c0,), dtype=np.float32) for g in lhs]
+        sums = [np.zeros(part.shape) for part in parts]
+        for sl in rows:
+            chunk = basis[sl, cols]  # read once for all of lhs
+            for g, part, acc in zip(lhs, parts, sums):
+                np.matmul(g[..., sl], chunk, out=part)
+                acc += part
+        if m <= 3:
+            out[:, cols] = sums
+        else:
+            out[:, cols] = sums[0][:m]
     return out
 
 
