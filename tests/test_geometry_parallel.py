@@ -125,11 +125,17 @@ def test_object_means_read_in_blocks_are_those_of_the_slices(dtype, shape):
     mans, _, whole = inputs.validated(x)
     assert whole is x
     blocked = inputs.object_means(mans, whole)
+    # the validation's own pass gives the same means (and the same extremes)
+    *_, fused = inputs.validated_with_means(x)
     for p in range(shape[2]):
         np.testing.assert_array_equal(blocked[p], x[:, :, p].mean(axis=1, dtype=np.float64))
+        np.testing.assert_array_equal(fused[p], blocked[p])
+    assert inputs.validated_with_means(x)[1] == float(np.abs(x).max())
+    # another memory order: the extremes from reductions, the means left to object_means
+    assert inputs.validated_with_means(np.asfortranarray(x))[3] is None
     # a missing sample makes the objects copies: no blocks
     x[:, 1, 0] = np.nan
-    assert inputs.validated(x)[2] is None
+    assert inputs.validated(x)[2] is None and inputs.validated_with_means(x)[3] is None
 
 
 @fork

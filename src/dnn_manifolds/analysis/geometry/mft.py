@@ -28,7 +28,7 @@ from .centres import CentreRankResult, optimal_centre_rank
 from .frames import CHOLESKY_MIN_POINTS, cholesky_frame
 from .lowrank import OVERSAMPLING, low_rank_frame
 from .options import HEADLINE, GeometryOptions
-from .inputs import as_manifolds, object_means, padded, shuffle_samples, validated
+from .inputs import as_manifolds, object_means, padded, shuffle_samples, validated_with_means
 from .parallel import run_chunks
 
 __all__ = ["ManifoldGeometryResult", "manifold_geometry"]
@@ -228,7 +228,7 @@ def manifold_geometry(
     (one sample per object) the semi-analytic capacity is exactly α₀(κ) and R_M = 0.
     """
     opts = GeometryOptions.from_mapping(options, **option_kwargs)
-    mans, top, whole = validated(points)
+    mans, top, whole, means = validated_with_means(points)
     rng = np.random.default_rng(rng)
     rng_centres, rng_draws = rng.spawn(2)
     if frame_rank is not None:
@@ -247,7 +247,7 @@ def manifold_geometry(
     limits = blas_limits(blas_threads, user_api="blas") if blas_threads else None
     try:
         with reused_heap(bool(reuse_memory)):  # (np.bool_ → bool)
-            result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame, jobs, whole)
+            result = _manifold_geometry(mans, top, opts, rng, rng_centres, rng_draws, progress, opts_lowrank, frame, jobs, whole, means)
     finally:
         if limits is not None:
             limits.restore_original_limits()
@@ -269,18 +269,19 @@ def _origin(mans: list[np.ndarray], method: str, means: list[np.ndarray] | None 
     return centres, origin
 
 
-def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres, rng_draws, progress, lowrank=None, frame="eigen", jobs=1, whole=None) -> ManifoldGeometryResult:
+def _manifold_geometry(mans, top: float, opts: GeometryOptions, rng, rng_centres, rng_draws, progress, lowrank=None, frame="eigen", jobs=1, whole=None, means=None) -> ManifoldGeometryResult:
     """Selections and controls, the common centre structure, then the per-object geometry
-    (once, or per random neuron subset); ``top`` is the largest ``|x|`` of ``mans``."""
+    (once, or per random neuron subset); ``top`` is the largest ``|x|`` of ``mans``, ``whole``
+    and ``means`` as :func:`.inputs.validated_with_means` gives them."""
     method = opts.method
     if opts.n_objects is not None or opts.samples_jump != 1 or opts.zscore:
         x = select_samples(select_objects(padded(mans), opts.n_objects), opts.samples_jump)
         if opts.zscore:
             x = zscore_neurons(x, overwrite=x.flags.c_contiguous)  # x: this function's own copy
-        mans, top, whole = validated(x)
+        mans, top, whole, means = validated_with_means(x)
     # data far outside float64's comfortable range are rescaled by a power of two (exact;
     # every result but the centre norms is scale-free, and those are scaled back)
-    centres = object_means(mans, whole)
+    centres = object_means(mans, whole) if means is None else means
     unit = 1.0
     if top > 0 and not 2.0**-100 <= top <= 2.0**100:
         unit = math.ldexp(1.0, math.frexp(top)[1] - 1)
