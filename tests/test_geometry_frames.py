@@ -45,6 +45,34 @@ def test_cholesky_frame_reproduces_the_eigenbasis_frame_of_a_low_rank_manifold(o
     np.testing.assert_allclose(mom, (lam.sum(), (lam**2).sum()), rtol=1e-10)
 
 
+@pytest.mark.parametrize("full", [False, True])
+def test_cholesky_frame_gives_its_gram_matrix_and_the_anchors_do_not_change(full):
+    """The frame's Gram matrix from the factorisation (G with the Schur block taken out) is
+    YᵀY up to rounding, for a rank-deficient frame (points left out of the pivots) and a
+    full-rank one (centred: one point left out); the anchor problems solved with it give the
+    same anchors."""
+    A, size = _low_rank(N=300, m=80, rank=6, seed=4)
+    if full:
+        A = np.random.default_rng(4).standard_normal((300, 80))
+        A -= A.mean(axis=1, keepdims=True)
+    rank = 79 if full else 6
+    basis = np.zeros((300, 0))
+    B = basis.T @ A
+    Y, mom = _frame(A, B, basis, 2.0, size, cholesky=True)
+    Y2, mom2, YtY = _frame(A, B, basis, 2.0, size, cholesky=True, gram=True)
+    np.testing.assert_array_equal(Y, Y2)
+    assert mom == mom2 and Y.shape[0] == rank
+    scale = np.abs(Y.T @ Y).max()
+    np.testing.assert_allclose(YtY, Y.T @ Y, rtol=0, atol=1e-12 * scale)
+    assert _frame(A, B, basis, 2.0, size, gram=True)[2] is None  # the eigenbasis frame: none
+    T = np.random.default_rng(5).standard_normal((200, Y.shape[0] + 1))
+    plain = anchors._solve_one_lh(Y, T, 0.0)
+    reused = anchors._solve_one_lh(Y, T, 0.0, gram=YtY)
+    np.testing.assert_array_equal(plain.status, reused.status)
+    np.testing.assert_allclose(reused.delta, plain.delta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(reused.anchors, plain.anchors, rtol=1e-9, atol=1e-9)
+
+
 def test_cholesky_frame_of_mostly_removed_spread_and_of_a_point():
     """The explicit branch (most spread in the removed subspace) and a manifold without extent."""
     A, size = _low_rank(N=200, m=60, rank=4, seed=2)

@@ -111,6 +111,7 @@ def solve_anchor_points(
     draws: list[np.ndarray],
     kappa: float,
     *,
+    grams: list[np.ndarray | None] | None = None,
     pg_max_iter: int = 300,
     max_elements: int = 2**24,
 ) -> list[AnchorDraws]:
@@ -124,6 +125,10 @@ def solve_anchor_points(
         Gaussian draws ``T = (t, t0)``, ``t0`` in the last column.
     kappa : float
         Margin κ (the constraint is ``s·V ≤ −κ``).
+    grams : list of (ndarray of shape (m_μ, m_μ) or None), optional
+        Each frame's Gram matrix :math:`Y^\top Y` where the caller has it (the pivoted-Cholesky
+        frames, :func:`.frames.cholesky_frame`); used, and overwritten, by the per-draw
+        solvers instead of forming it again. None: formed here.
     pg_max_iter : int
         Objects whose predicted projected-gradient iteration count exceeds this go straight to
         Lawson–Hanson.
@@ -182,7 +187,7 @@ def solve_anchor_points(
             out[p[0]] = res
         start = stop
     for p in lh_objs:
-        out[p[0]] = _solve_one_lh(frames[p[0]], draws[p[0]], kappa)
+        out[p[0]] = _solve_one_lh(frames[p[0]], draws[p[0]], kappa, gram=None if grams is None else grams[p[0]])
     return out  # type: ignore[return-value]
 
 
@@ -240,7 +245,7 @@ def _working_set_pass(H, proj, draws, beta, status, kwargs) -> np.ndarray:
     return draws[~ok]
 
 
-def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
+def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float, gram: np.ndarray | None = None) -> AnchorDraws:
     """Exact NNLS per draw for one manifold whose Gram matrix is ill-conditioned.
 
     With m ≥ :data:`WORKING_SET_MIN_POINTS` points, first the batched working-set
@@ -251,6 +256,9 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     still unsolved, and every draw of a smaller manifold, by Lawson–Hanson on ``S`` itself
     (with m ≥ :data:`GRAM_LH_MIN_POINTS` first by the incrementally factored Lawson–Hanson on
     ``H``, its support re-solved and checked on ``S``: kept where it passes).
+
+    ``gram``, when given, is :math:`Y^\top Y` (overwritten): then ``H = gram + 1`` instead of
+    the product ``SᵀS`` (equal up to rounding).
     """
     m = Y.shape[1]
     n_t = T.shape[0]
@@ -263,7 +271,10 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float) -> AnchorDraws:
     status = np.full(n_t, INTERIOR, dtype=np.int8)
     todo = np.flatnonzero(~interior)
     if m >= WORKING_SET_MIN_POINTS and todo.size:
-        H = S.T @ S
+        if gram is None:
+            H = S.T @ S
+        else:
+            H = np.add(gram, 1.0, out=gram)  # SᵀS = YᵀY + 1 1ᵀ
         passes = [{}] + ([dict(zip(("width", "rounds"), WIDE_RETRY))] if m >= WIDE_RETRY_MIN_POINTS else [])
 
         def passes_on(draws: np.ndarray) -> np.ndarray:  # every pass; returns the unsolved

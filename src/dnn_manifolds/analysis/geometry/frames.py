@@ -51,7 +51,7 @@ def top_eigenvalue(G: np.ndarray) -> float:
     return max(float(lam), top)
 
 
-def cholesky_frame(G: np.ndarray, n_neurons: int, size: float, centre_norm: float):
+def cholesky_frame(G: np.ndarray, n_neurons: int, size: float, centre_norm: float, *, gram: bool = False):
     r"""Frame coordinates of a centred manifold from its Gram matrix, by pivoted Cholesky.
 
     Parameters
@@ -65,6 +65,9 @@ def cholesky_frame(G: np.ndarray, n_neurons: int, size: float, centre_norm: floa
         Largest sample norm before centring (spread within 64 ε · size is no direction).
     centre_norm : float
         ‖c‖ (the frame is divided by it).
+    gram : bool
+        Also return the frame's Gram matrix :math:`Y^\top Y`, built from G rather than from Y
+        (below).
 
     Returns
     -------
@@ -74,6 +77,13 @@ def cholesky_frame(G: np.ndarray, n_neurons: int, size: float, centre_norm: floa
     moments : tuple of float
         :math:`(\operatorname{tr} G, \|G\|_F^2)` = (Σλ, Σλ²) over all eigenvalues of G, for the
         participation ratio and spectral radii (no eigenvalues are computed).
+    YtY : ndarray of shape (m, m), only with ``gram``
+        :math:`Y^\top Y`. In pivot order :math:`R = [R_{11}\; R_{12}]` and :math:`R^\top R`
+        equals G except on the block of the points left out of the pivots, where it is
+        :math:`R_{12}^\top R_{12}` (G minus the Schur complement E): so G (copied before the
+        factorisation) with that block replaced, ``(m − D)² D`` operations instead of the
+        ``m² D`` of :math:`Y^\top Y` (0.08 s instead of 0.3 s at m = 3201, D ≈ 1560). It
+        equals :math:`Y^\top Y` up to the factorisation's rounding.
     """
     G = np.asarray(G, dtype=np.float64)
     if G.ndim != 2 or G.shape[0] != G.shape[1]:
@@ -83,13 +93,23 @@ def cholesky_frame(G: np.ndarray, n_neurons: int, size: float, centre_norm: floa
     floor = (64 * np.finfo(np.float64).eps * size) ** 2 * m
     tau = max(top_eigenvalue(G) * 1e-12 * max(n_neurons, m), floor)
     if m == 0 or not np.diagonal(G).max() > tau:
-        return np.zeros((0, m)), moments
+        Y = np.zeros((0, m))
+        return (Y, moments, np.zeros((m, m))) if gram else (Y, moments)
+    G0 = G.copy() if gram else None
     # G is symmetric: its transpose is the Fortran-ordered array LAPACK works on in place
     c, piv, rank, info = lapack.dpstrf(G.T, lower=0, tol=tau, overwrite_a=True)
     if info < 0:
         raise RuntimeError(f"dpstrf: illegal argument {-info}")
     rank = int(rank)
+    R = np.triu(c[:rank])
     Y = np.empty((rank, m))
-    Y[:, piv - 1] = np.triu(c[:rank])
+    Y[:, piv - 1] = R
     Y /= centre_norm
-    return Y, moments
+    if not gram:
+        return Y, moments
+    out = piv[rank:] - 1  # the points left out of the pivots
+    if out.size:
+        R12 = R[:, rank:]
+        G0[np.ix_(out, out)] = R12.T @ R12
+    G0 /= centre_norm**2
+    return Y, moments, G0

@@ -106,14 +106,16 @@ class ManifoldGeometryResult:
         return self.centres.n_common
 
 
-def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, size: float = 0.0, cholesky: bool = False):
+def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, size: float = 0.0, cholesky: bool = False, gram: bool = False):
     """Orthonormal-frame coordinates of a centred manifold with the common subspace removed.
 
     A: (N, m) centred points; B = basisᵀA (K, m); ``size`` the largest norm of the samples
     before centring (directions whose spread is within their rounding, 64 ε · size, are not
     dimensions). Returns (Y (D, m) / ‖c‖, eigenvalues of the centred scatter matrix (all,
     descending, unnormalised)). With ``cholesky`` (and N ≥ m) the frame is the pivoted-Cholesky
-    one of :mod:`.frames` and the second value is (Σλ, Σλ²) instead of the eigenvalues.
+    one of :mod:`.frames` and the second value is (Σλ, Σλ²) instead of the eigenvalues; with
+    ``gram`` as well, a third value is the frame's Gram matrix YᵀY from that factorisation
+    (:func:`.frames.cholesky_frame`; None for other frames).
     """
     N, m = A.shape
     floor = (64 * np.finfo(np.float64).eps * size) ** 2 * m
@@ -128,7 +130,7 @@ def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, 
         else:
             G -= B.T @ B
         if cholesky:
-            return cholesky_frame(G, N, size, centre_norm)
+            return cholesky_frame(G, N, size, centre_norm, gram=gram)
         lam, W = np.linalg.eigh(G)
         lam, W = lam[::-1], W[:, ::-1]
         keep = (lam > max(lam[0], 0.0) * 1e-12 * max(N, m)) & (lam > floor)
@@ -141,7 +143,7 @@ def _frame(A: np.ndarray, B: np.ndarray, basis: np.ndarray, centre_norm: float, 
         keep = (lam > max(lam[0], 0.0) * 1e-12 * max(N, m)) & (lam > floor)
         Y = U[:, keep].T @ Ap
     lam = np.clip(lam, 0.0, None)
-    return Y / centre_norm, lam
+    return (Y / centre_norm, lam, None) if gram else (Y / centre_norm, lam)
 
 
 def manifold_geometry(
@@ -401,7 +403,7 @@ def _object_geometry(
         parts = [defined[start : start + chunk] for start in range(0, len(defined), chunk)]
 
         def prepare(c: int):
-            frames, spectra_c = [], []
+            frames, spectra_c, grams = [], [], []
             for mu in parts[c]:
                 x = mans[mu]
                 if x.dtype != np.float64 and x.strides[0] < x.strides[1]:
@@ -420,24 +422,29 @@ def _object_geometry(
                 # centred in float64 (float32 input converted exactly on the way)
                 A = np.subtract(x, centres[:, mu : mu + 1], dtype=np.float64)
                 B = basis.T @ A
+                YtY = None
                 if lowrank is not None and min(A.shape) > lowrank[0] + OVERSAMPLING:
                     Y, lam = low_rank_frame(A, B, basis, cnorm[mu], size, *lowrank)
                 else:
                     big = frame == "cholesky" or (frame == "auto" and min(A.shape) >= CHOLESKY_MIN_POINTS)
-                    Y, lam = _frame(A, B, basis, cnorm[mu], size, cholesky=big)
+                    # the Cholesky frames' Gram matrices come from the factorisation (cheaper
+                    # than forming YᵀY for the anchor problems)
+                    Y, lam, YtY = _frame(A, B, basis, cnorm[mu], size, cholesky=big, gram=True)
                 del x, A, B
                 frames.append(Y)
                 spectra_c.append(lam)
-            return frames, spectra_c
+                grams.append(YtY)
+            return frames, spectra_c, grams
 
         def draw(c: int, state, generator):
             return [generator.standard_normal((n_t, Y.shape[0] + 1)) for Y in state[0]]
 
         def finish(c: int, state, draws):
-            frames, spectra_c = state
-            solved = solve_anchor_points(frames, draws, kappa)
+            frames, spectra_c, grams = state
+            solved = solve_anchor_points(frames, draws, kappa, grams=grams)
             dims = [Y.shape[0] for Y in frames]
             frames.clear()  # freed before the statistics, as they are no longer needed
+            grams.clear()
             draws.clear()
             out = []
             for dim, lam, a in zip(dims, spectra_c, solved):
