@@ -88,20 +88,24 @@ MEASURED: dict[str, Any] = {
         # bench/bench_capacity.py: one full N_c search, cutting plane (as config/paper.yaml),
         # float32 data, CPU of the search and its 2 worker processes; peak = summed PSS of the
         # processes. M = 201 (P = 128) and M = 3201 (P = 64): 2026-12-03 on a quiet machine,
-        # this version; the others 2026-12-02 on a shared machine with lockstep groups of 4
+        # times the CPU ratio of the screen product's blocking measured in one session on
+        # another machine on 2026-12-04 (125.3 / 135.8 s and 675.0 / 811.6 s: 211 -> 194.7,
+        # 1512 -> 1257.5); the others 2026-12-02 on a shared machine with lockstep groups of 4
         # (CPU somewhat inflated: upper bounds)
-        "cpu_s": {128: [(15, 109.0), (51, 188.0), (201, 211.0)], 64: [(201, 266.0), (801, 519.0), (3201, 1512.0)]},
+        "cpu_s": {128: [(15, 109.0), (51, 188.0), (201, 194.7)], 64: [(201, 266.0), (801, 519.0), (3201, 1257.5)]},
         "peak_mb": {128: [(15, 491.0), (51, 1576.0), (201, 1819.0)], 64: [(201, 1710.0), (801, 2148.0), (3201, 4947.0)]},
     },
     "geometry": {
         # bench/bench_geometry_paper.py (smooth, n_t = 1000, seed 0, the pivoted-Cholesky frame
         # at M = 3201) and bench/bench_geometry.py (point clouds, n_t = 200, seeds 0-2),
         # BLAS one thread, jobs = 1 (as the workflow's jobs); smooth: 2026-12-04 with the
-        # compacted working-set solves (bench/README.md, first section), point clouds:
-        # 2026-12-03 on a quiet machine
+        # compacted working-set solves (bench/README.md), M = 3201 times the CPU ratio of the
+        # frames' Gram matrices taken from the factorisation, measured in one session on
+        # another machine (116.3 / 131.9 s: 147.7 -> 130.2); point clouds: 2026-12-03 on a
+        # quiet machine
         "smooth": {
             "n_t": 1000,
-            "cpu_s": {128: [(15, 10.2), (51, 13.7), (201, 17.3)], 64: [(201, 6.3), (801, 23.9), (3201, 147.7)]},
+            "cpu_s": {128: [(15, 10.2), (51, 13.7), (201, 17.3)], 64: [(201, 6.3), (801, 23.9), (3201, 130.2)]},
             "peak_mb": {128: [(15, 229.0), (51, 356.0), (201, 650.0)], 64: [(201, 488.0), (801, 1166.0), (3201, 3860.0)]},
             # the shuffle control (samples dealt at random into the objects): anchors touch
             # dozens to hundreds of points, so every draw needs a per-draw NNLS (2026-12-04;
