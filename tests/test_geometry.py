@@ -175,6 +175,22 @@ def test_stiefel_gradient_matches_finite_differences():
         assert np.sum(G * E) == pytest.approx(fd, rel=1e-6)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_centre_cost_of_several_starts_is_each_start_alone(k):
+    """The batched cost and gradient (one matrix product over all starts for k >= 2) equal
+    those of each start on its own, to rounding."""
+    rng = np.random.default_rng(k)
+    X = rng.standard_normal((12, 11)) + rng.standard_normal((12, 1))
+    cost = CentreCorrelationCost(X)
+    V = np.linalg.qr(rng.standard_normal((4, 11, k)))[0]
+    F, G = cost.value_and_grad(V)
+    assert G.shape == V.shape and G.flags.c_contiguous
+    for r in range(4):
+        f1, g1 = cost.value_and_grad(V[r : r + 1])
+        assert F[r] == pytest.approx(f1[0], rel=1e-13)
+        np.testing.assert_allclose(G[r], g1[0], rtol=1e-12, atol=1e-12 * np.abs(g1).max())
+
+
 def test_centre_cost_matches_naive_definition():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((10, 9))

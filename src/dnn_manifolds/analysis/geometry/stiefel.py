@@ -50,6 +50,20 @@ def _sum_last(A):
     return s
 
 
+def _left(A, V):
+    """``A @ V`` for a matrix ``A`` (p, n) and a batch ``V`` (r, n, k), shape (r, p, k),
+    C-ordered. For k ≥ 2 and several starts as one matrix product ``A · [V_1 … V_r]``: numpy's
+    batched product calls BLAS once per start, and at the centre searches' sizes (P = 100,
+    k = 2–5, 10 starts) the cost and gradient took 1.4–1.7× as long that way. The values equal
+    the batched product's to rounding (BLAS blocks the wider product differently: 1e-16
+    relative, so the optimiser's path, and the results, change within their tolerance)."""
+    r, n, k = V.shape
+    if k < 2 or r < 2:
+        return A @ V
+    flat = A @ V.transpose(1, 0, 2).reshape(n, r * k)
+    return np.ascontiguousarray(flat.reshape(A.shape[0], r, k).transpose(1, 0, 2))
+
+
 def _dot(A, B):
     """Frobenius inner products of two batches of matrices, shape ``(n_starts,)``."""
     return np.einsum("rnk,rnk->r", A, B)
@@ -121,24 +135,24 @@ class CentreCorrelationCost:
         instead, which builds the residuals themselves.
         """
         X, XT = self.X, self.XT
-        c = X @ V  # (r, P, k)
+        c = _left(X, V)  # (r, P, k)
         c0 = self.diag - _sum_last(c * c)
         if (c0 < self.threshold).any():
             return self._split(V, c0, grad)
         # guard against a vanishing residual (the cost is infinite there)
         w = 1.0 / np.maximum(c0, 1e-300)
         Wc = w[..., None] * c
-        Z = XT @ Wc  # (r, n, k)
+        Z = _left(XT, Wc)  # (r, n, k)
         G = c.transpose(0, 2, 1) @ Wc  # (r, k, k)
         C2w = w @ self.C2  # (r, P)
         F = 0.5 * (_add(w * C2w, axis=1) - 2.0 * _add(Z * Z, axis=(1, 2)) + _add(G * G, axis=(1, 2)))
         if not grad:
             return F, None
-        XZ = X @ Z  # (r, P, k)
+        XZ = _left(X, Z)  # (r, P, k)
         D = XZ - c @ G  # W⁻¹·(direct part)/(−2) = XZ − cG
         h = C2w - _sum_last((XZ + D) * c)  # C2w − 2 c·XZ + c·cG
         g = (2.0 * w * w * h)[..., None] * c - 2.0 * w[..., None] * D
-        return F, XT @ g
+        return F, _left(XT, g)
 
     def _split(self, V, c0, grad):
         """Starts that cancel by :meth:`direct`, the others by the expanded form."""
