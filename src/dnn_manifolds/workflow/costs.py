@@ -100,8 +100,9 @@ MEASURED: dict[str, Any] = {
         # at M = 3201) and bench/bench_geometry.py (point clouds, n_t = 200, seeds 0-2),
         # BLAS one thread, jobs = 1 (as the workflow's jobs); smooth: 2026-12-04 with the
         # compacted working-set solves (bench/README.md), M = 3201 times the CPU ratio of the
-        # frames' Gram matrices taken from the factorisation, measured in one session on
-        # another machine (116.3 / 131.9 s: 147.7 -> 130.2); point clouds: 2026-12-03 on a
+        # frames' Gram matrices taken from the factorisation and the single pass over the
+        # input, measured in one session on another machine (116.3 / 131.9 s: 147.7 -> 130.2);
+        # point clouds: 2026-12-03 on a
         # quiet machine
         "smooth": {
             "n_t": 1000,
