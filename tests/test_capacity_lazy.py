@@ -276,4 +276,3 @@ def test_lockstep_repetitions_decide_as_each_alone_and_jobs_change_nothing():
     np.testing.assert_array_equal(serial.outcomes, pooled.outcomes)
     assert serial.outcomes.size == serial.n_attempts == pooled.n_attempts
     assert serial.statuses == pooled.statuses
-
