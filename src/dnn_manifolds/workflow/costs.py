@@ -102,8 +102,7 @@ MEASURED: dict[str, Any] = {
         # compacted working-set solves (bench/README.md), M = 3201 times the CPU ratio of the
         # frames' Gram matrices taken from the factorisation and the single pass over the
         # input, measured in one session on another machine (116.3 / 131.9 s: 147.7 -> 130.2);
-        # point clouds: 2026-12-03 on a
-        # quiet machine
+        # point clouds: 2026-12-03 on a quiet machine
         "smooth": {
             "n_t": 1000,
             "cpu_s": {128: [(15, 10.2), (51, 13.7), (201, 17.3)], 64: [(201, 6.3), (801, 23.9), (3201, 130.2)]},

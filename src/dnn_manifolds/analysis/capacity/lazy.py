@@ -207,7 +207,8 @@ def screen_product(g32: np.ndarray, basis: np.ndarray) -> np.ndarray:
     r, k = basis.shape
     out = np.empty((m, k))
     rows = [slice(s, min(r, s + SCREEN_ROWS)) for s in range(0, r, SCREEN_ROWS)]
-    if m <= 3:
+    vectors = m <= 3
+    if vectors:
         lhs = [g32[i] for i in range(m)]  # 1-d: matrix-vector products
     else:
         padded = np.zeros((-(-m // 4) * 4, r), dtype=np.float32)
@@ -222,7 +223,7 @@ def screen_product(g32: np.ndarray, basis: np.ndarray) -> np.ndarray:
             for g, part, acc in zip(lhs, parts, sums):
                 np.matmul(g[..., sl], chunk, out=part)
                 acc += part
-        if m <= 3:
+        if vectors:
             out[:, cols] = sums
         else:
             out[:, cols] = sums[0][:m]

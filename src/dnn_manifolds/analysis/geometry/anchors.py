@@ -293,12 +293,12 @@ def _solve_one_lh(Y: np.ndarray, T: np.ndarray, kappa: float, gram: np.ndarray |
                 todo = np.concatenate([unsolved, passes_on(rest)])
         else:
             todo = passes_on(todo)
-    gram = m >= GRAM_LH_MIN_POINTS and todo.size
-    col_norms = np.sqrt(np.einsum("ij,ij->j", S, S)) if gram else None
+    use_gram_lh = m >= GRAM_LH_MIN_POINTS and todo.size
+    col_norms = np.sqrt(np.einsum("ij,ij->j", S, S)) if use_gram_lh else None
     for i in todo:
         # large supports on many points: the incrementally factored solver on H (checked on
         # every point), else (or when its check fails) the per-draw NNLS on S
-        b = gram_lawson_hanson(H, proj[i]) if gram else None
+        b = gram_lawson_hanson(H, proj[i]) if use_gram_lh else None
         if b is not None:  # its support re-solved and checked on S itself
             b = refine_on_points(S, Tk[i], b, col_norms=col_norms)
         if b is not None:
